@@ -1,0 +1,221 @@
+"""The 11 activations of the contract, each value σ(z) beside its derivative σ′(z).
+
+Forward and backward for every activation sit together, one short block each, so a reader can put
+the seed's equations beside the code:
+
+    a⁽ˡ⁾ = σ(z⁽ˡ⁾)                              (forward)
+    δ⁽ˡ⁾ = ∂J/∂a⁽ˡ⁾ ⊙ σ′(z⁽ˡ⁾)                  (backward, elementwise activations)
+    δ⁽ˡ⁾ = s ⊙ (g − ⟨g, s⟩)   per row           (backward, softmax: its Jacobian-vector product)
+
+Conventions at kinks are PyTorch's: relu′(0) = 0, leaky_relu′(0) = 0.01, elu′(0) = 1.
+
+Every formula is written so that no intermediate overflows for any finite z of the array's dtype
+(float32 or float64): exponentials only ever see −|z|, and polynomial terms that could overflow are
+evaluated on a clipped copy of z where the clipping cannot change the result.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+Array = np.ndarray
+
+LEAKY_SLOPE = 0.01
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_TANH_C = 0.044715
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+class Activation(NamedTuple):
+    """σ and its backward rule. ``backward(z, a, g)`` returns δ = (∂a/∂z)ᵀ g for a batch (B, n)."""
+
+    name: str
+    value: Callable[[Array], Array]
+    backward: Callable[[Array, Array, Array], Array]
+    derivative: Callable[[Array], Array] | None  # σ′(z) elementwise; None for softmax
+
+
+def _elementwise(
+    name: str, value: Callable[[Array], Array], derivative: Callable[[Array], Array]
+) -> Activation:
+    def backward(z: Array, a: Array, g: Array) -> Array:
+        return g * derivative(z)  # δ = ∂J/∂a ⊙ σ′(z)
+
+    return Activation(name, value, backward, derivative)
+
+
+def _sigmoid(z: Array) -> Array:
+    # 1/(1+e^{−z}) for z ≥ 0 and e^{z}/(1+e^{z}) for z < 0: e = e^{−|z|} never overflows.
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _sech2(u: Array) -> Array:
+    # 1 − tanh²(u) = 4e^{−2|u|} / (1 + e^{−2|u|})²: exact to a few ulps even where tanh(u) rounds to ±1.
+    e = np.exp(-2 * np.abs(u))
+    return 4 * e / ((1 + e) * (1 + e))
+
+
+# identity: σ(z) = z, σ′(z) = 1
+def _identity(z: Array) -> Array:
+    return z.copy()
+
+
+def _identity_prime(z: Array) -> Array:
+    return np.ones_like(z)
+
+
+# sigmoid: σ′ = σ(1 − σ), with 1 − σ(z) = σ(−z) to avoid cancellation
+def _sigmoid_prime(z: Array) -> Array:
+    return _sigmoid(z) * _sigmoid(-z)
+
+
+# tanh: σ′ = 1 − tanh²
+def _tanh(z: Array) -> Array:
+    return np.tanh(z)
+
+
+# relu: max(z, 0); σ′ = 1[z > 0], so relu′(0) = 0
+def _relu(z: Array) -> Array:
+    return np.where(z > 0, z, np.zeros_like(z))
+
+
+def _relu_prime(z: Array) -> Array:
+    return (z > 0).astype(z.dtype)
+
+
+# leaky_relu: z if z > 0 else 0.01 z; σ′(0) = 0.01
+def _leaky(z: Array) -> Array:
+    return np.where(z > 0, z, LEAKY_SLOPE * z)
+
+
+def _leaky_prime(z: Array) -> Array:
+    return np.where(z > 0, np.ones_like(z), np.full_like(z, LEAKY_SLOPE))
+
+
+# elu (α = 1): z if z > 0 else e^z − 1; σ′ = 1 if z > 0 else e^z, so elu′(0) = 1
+def _elu(z: Array) -> Array:
+    return np.where(z > 0, z, np.expm1(np.minimum(z, 0)))
+
+
+def _elu_prime(z: Array) -> Array:
+    return np.where(z > 0, np.ones_like(z), np.exp(np.minimum(z, 0)))
+
+
+# softplus: log(1 + e^z) = max(z, 0) + log1p(e^{−|z|}), exact everywhere; σ′ = sigmoid(z)
+def _softplus(z: Array) -> Array:
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
+# gelu (erf form): z Φ(z), Φ(z) = ½ erfc(−z/√2); σ′ = Φ(z) + z φ(z)
+_erfc_scalar = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _Phi(z: Array) -> Array:
+    # NumPy has no erf; math.erfc is correctly rounded to a few ulps, evaluated in float64.
+    return (0.5 * _erfc_scalar(-_INV_SQRT_2 * z.astype(np.float64)).astype(np.float64)).astype(
+        z.dtype
+    )
+
+
+def _phi(z: Array) -> Array:
+    zc = np.clip(z, -40, 40)  # φ(±40) underflows to 0 in float64: clipping changes nothing
+    return _INV_SQRT_2PI * np.exp(-0.5 * zc * zc)
+
+
+def _gelu(z: Array) -> Array:
+    return z * _Phi(z)
+
+
+def _gelu_prime(z: Array) -> Array:
+    return _Phi(z) + np.clip(z, -40, 40) * _phi(z)
+
+
+# gelu_tanh: ½ z (1 + tanh(u)), u = √(2/π)(z + 0.044715 z³)
+# σ′ = ½(1 + tanh u) + ½ z sech²(u) √(2/π)(1 + 3·0.044715 z²)
+def _gelu_tanh_u(z: Array) -> Array:
+    zc = np.clip(z, -100, 100)  # tanh(u) is exactly ±1 long before |z| = 100
+    return _SQRT_2_OVER_PI * (zc + _GELU_TANH_C * zc * zc * zc)
+
+
+def _gelu_tanh(z: Array) -> Array:
+    return 0.5 * z * (1 + np.tanh(_gelu_tanh_u(z)))
+
+
+def _gelu_tanh_prime(z: Array) -> Array:
+    u = _gelu_tanh_u(z)
+    zc = np.clip(z, -100, 100)  # sech²(u) is exactly 0 beyond, so the second term is 0 there
+    du = _SQRT_2_OVER_PI * (1 + 3 * _GELU_TANH_C * zc * zc)
+    return 0.5 * (1 + np.tanh(u)) + 0.5 * zc * _sech2(u) * du
+
+
+# silu: z sigmoid(z); σ′ = s (1 + z (1 − s)), with 1 − s = sigmoid(−z)
+def _silu(z: Array) -> Array:
+    return z * _sigmoid(z)
+
+
+def _silu_prime(z: Array) -> Array:
+    s = _sigmoid(z)
+    return s + z * s * _sigmoid(-z)
+
+
+# softmax: s_i = e^{z_i − max z} / Σ_j e^{z_j − max z} per row;
+# backward is the Jacobian-vector product (diag(s) − s sᵀ) g = s ⊙ (g − ⟨g, s⟩), never elementwise.
+def _softmax(z: Array) -> Array:
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _softmax_backward(z: Array, a: Array, g: Array) -> Array:
+    return a * (g - (g * a).sum(axis=-1, keepdims=True))
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    act.name: act
+    for act in (
+        _elementwise("identity", _identity, _identity_prime),
+        _elementwise("sigmoid", _sigmoid, _sigmoid_prime),
+        _elementwise("tanh", _tanh, lambda z: _sech2(z)),
+        _elementwise("relu", _relu, _relu_prime),
+        _elementwise("leaky_relu", _leaky, _leaky_prime),
+        _elementwise("elu", _elu, _elu_prime),
+        _elementwise("softplus", _softplus, _sigmoid),
+        _elementwise("gelu", _gelu, _gelu_prime),
+        _elementwise("gelu_tanh", _gelu_tanh, _gelu_tanh_prime),
+        _elementwise("silu", _silu, _silu_prime),
+        Activation("softmax", _softmax, _softmax_backward, None),
+    )
+}
+
+ACTIVATION_NAMES: tuple[str, ...] = tuple(ACTIVATIONS)
+
+
+def get(name: str) -> Activation:
+    """The activation called ``name``; a ``ValueError`` listing the valid names otherwise."""
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown activation {name!r}; expected one of {', '.join(ACTIVATION_NAMES)}"
+        ) from None
+
+
+def value(name: str, z: Array) -> Array:
+    """a = σ(z) for the activation ``name``, applied to a batch (B, n) or any array (softmax: last axis)."""
+    return get(name).value(z)
+
+
+def derivative(name: str, z: Array) -> Array:
+    """σ′(z) elementwise. Softmax has no elementwise derivative: use its Jacobian instead."""
+    act = get(name)
+    if act.derivative is None:
+        raise ValueError(
+            f"activation {name!r} is not elementwise: its derivative is the Jacobian "
+            "diag(s) − s sᵀ (manual_bp.jacobians.softmax_jacobian)"
+        )
+    return act.derivative(z)
