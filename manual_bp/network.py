@@ -35,7 +35,10 @@ class Trace(NamedTuple):
 
 
 class Backward(NamedTuple):
-    """What the backward pass computes: ``deltas[l-1]`` = δ⁽ˡ⁾ (B, n_l), ``grads[l-1]`` = (∂J/∂W⁽ˡ⁾, ∂J/∂b⁽ˡ⁾)."""
+    """What the backward pass computes.
+
+    ``deltas[l-1]`` = δ⁽ˡ⁾ (B, n_l) and ``grads[l-1]`` = (∂J/∂W⁽ˡ⁾, ∂J/∂b⁽ˡ⁾).
+    """
 
     deltas: list[Array]
     grads: list[tuple[Array, Array]]
@@ -92,7 +95,9 @@ def backward(params: Params, x: Array, y: Array, activations: list[str], loss: s
     return _backward(p, _forward(p, xx, acts), yy, acts, name)
 
 
-def gradients(params: Params, x: Array, y: Array, activations: list[str], loss: str) -> list[tuple[Array, Array]]:
+def gradients(
+    params: Params, x: Array, y: Array, activations: list[str], loss: str
+) -> list[tuple[Array, Array]]:
     """∂J/∂W⁽ˡ⁾ and ∂J/∂b⁽ˡ⁾ for every layer, layer 1 first: the contract's gradient function.
 
     ∂J/∂W⁽ˡ⁾ = Σ_b δ⁽ˡ⁾_b (a⁽ˡ⁻¹⁾_b)ᵀ with the shape of W⁽ˡ⁾ (n_l, n_{l−1}), ∂J/∂b⁽ˡ⁾ = Σ_b δ⁽ˡ⁾_b with
