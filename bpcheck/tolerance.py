@@ -1,0 +1,269 @@
+"""The tolerance model: an elementwise running-error bound, carried beside a float64 pass.
+
+Why a bound and not a fixed tolerance. A correct float32 gradient is usually a few units of
+roundoff from the truth, but the tail is heavy (saturated units, kinks, underflow), and fixed rules
+(``np.allclose``, one τ per dtype) false-alarm on 0.3–30 % of random nets (shared/NUMERICS.md).
+Instead we compute, for every entry of every gradient, how far a *correct* implementation working in
+the tested dtype (unit roundoff u) can be from the exact result, and accept |G − R| ≤ τ entrywise.
+
+The model (componentwise error analysis in the style of Higham; one bound e(q) ≥ 0 per quantity q):
+
+* inputs x, W, b, y are exact (the truth runs on the very same values, widened to float64);
+* a sum of n terms t_k (matrix products, batch sums) adds u·√(n+1)·Σ|t_k|: rounding errors of the
+  partial sums behave like a random walk, and the safety factor below covers its tail;
+  a product of two inexact factors p·q adds e(p)|q| + |p|e(q) + e(p)e(q);
+* an elementwise step q = f(p) adds the propagated error max |f(p ± θ e(p)) − f(p)| over
+  θ ∈ {½, 1} (a finite perturbation, so a kink within rounding distance shows up as the jump it
+  is), plus c·u·(M_f(p) + tiny), where M_f is the magnitude of the intermediates of the plainest
+  correct formula (see ``_elementwise``) and tiny the smallest normal of the dtype (underflow);
+* the same for σ′(z), δ⁽ˡ⁾ = ∂J/∂a⁽ˡ⁾ ⊙ σ′(z⁽ˡ⁾), softmax's Jacobian-vector product, and each
+  loss's ∂J/∂a⁽ᴸ⁾ (a subtraction a − y has error e(a) + u|a − y|: it is exact when a = y).
+
+Exactness is part of the model: a quantity computed from exact inputs by exact steps (zeros, a
+row of zero weights, relu of an exact z) has bound 0, so the kink conventions (relu′(0) = 0,
+leaky_relu′(0) = 0.01, sign(0) = 0 for l1) are checked exactly where the kink is exact in every
+precision, and loosened only where rounding could put z on either side.
+
+The tolerance is τ = SAFETY · bound · (1 + u_ref/u) for a candidate in a dtype of roundoff u
+against a reference of roundoff u_ref (a float64 reference for a float64 candidate doubles it; the
+long-double ground truth adds nothing). Each comparison records its margin max |G − R|/τ.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from bpcheck import _elementwise as ew
+from bpcheck.cases import Case
+
+Array = np.ndarray
+
+SAFETY = 4.0  # the tail of the random walk of roundings; see docs/tolerance.md for the measurement
+C_ELEM = 2.0  # roundings inside one elementwise formula, in units of u·M
+_THETAS = (0.5, 1.0)
+
+
+def unit_roundoff(dtype: np.dtype | type | str) -> float:
+    """u = eps/2 of the dtype: 2⁻²⁴ for float32, 2⁻⁵³ for float64, 2⁻⁶⁴ for x87 long double."""
+    return float(np.finfo(np.dtype(dtype)).eps) / 2
+
+
+class Analysis(NamedTuple):
+    """The float64 truth of one case with its error bounds for a candidate in ``dtype``."""
+
+    dtype: np.dtype
+    u: float
+    loss: float
+    grads: list[tuple[Array, Array]]         # ∂J/∂W⁽ˡ⁾, ∂J/∂b⁽ˡ⁾ in float64
+    grad_bounds: list[tuple[Array, Array]]   # elementwise error bounds (before SAFETY)
+    deltas: list[Array]                      # δ⁽ˡ⁾ = ∂J/∂z⁽ˡ⁾, (B, n_l)
+    delta_bounds: list[Array]
+
+    @property
+    def resolution(self) -> float:
+        """The largest bound relative to its gradient's scale: what a comparison can still resolve.
+
+        Above ~1e-2 a float32 comparison can prove little (the bound is as large as the signal).
+        """
+        worst = 0.0
+        for (dW, db), (eW, eb) in zip(self.grads, self.grad_bounds, strict=True):
+            for g, e in ((dW, eW), (db, eb)):
+                scale = float(np.max(np.abs(g)))
+                worst = max(worst, float(np.max(e)) / scale if scale > 0 else 0.0)
+        return worst
+
+
+class Mismatch(NamedTuple):
+    layer: int          # 1-based, as in W⁽ˡ⁾
+    param: str          # "W" or "b" (or "delta")
+    max_abs_err: float
+    tolerance: float    # τ at the worst entry
+    margin: float       # max |G − R|/τ over the entries
+    index: tuple[int, ...]
+
+
+def _sum_err(n: int, u: float) -> float:
+    return u * math.sqrt(n + 1)
+
+
+def _perturb(f, p: Array, e: Array) -> Array:
+    """max over θ of |f(p ± θe) − f(p)|: the propagated error of an elementwise step, kinks included."""
+    base = f(p)
+    out = np.zeros_like(p)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for th in _THETAS:
+            for sgn in (-1.0, 1.0):
+                out = np.maximum(out, np.abs(f(p + sgn * th * e) - base))
+    return np.where(np.isfinite(out), out, np.inf)
+
+
+def _affine(a: Array, ea: Array, W: Array, b: Array, u: float, tiny: float) -> tuple[Array, Array]:
+    absW = np.abs(W)
+    z = a @ W.T + b
+    n = W.shape[1]
+    ez = ea @ absW.T + _sum_err(n, u) * (np.abs(a) @ absW.T + np.abs(b)) + (n + 1) * u * tiny
+    # exactness: a row whose terms are all exactly zero (and exact) stays exactly z = b
+    ez = np.where((np.abs(a) @ absW.T == 0) & (ea @ absW.T == 0), 0.0, ez)
+    return z, ez
+
+
+def _activation(name: str, z: Array, ez: Array, u: float, tiny: float):
+    """a, e(a), σ′(z), e(σ′) (σ′ None for softmax)."""
+    if name == "softmax":
+        s = ew.softmax(z)
+        n = z.shape[1]
+        lin = s * ez + s * (s * ez).sum(axis=1, keepdims=True)
+        es = np.minimum(lin, 1.0) + C_ELEM * u * (s * (1.0 + math.sqrt(n) + np.abs(z - z.max(axis=1, keepdims=True))) + tiny)
+        return s, es, None, None
+    f = ew.ELEMENTWISE[name]
+    a, d = f.f(z), f.fp(z)
+    # an intermediate that underflows (e^{−|z|} for large |z|) loses up to u·tiny, and the formula may
+    # multiply it by up to ~|z|³ (gelu_tanh′): the floor is amplified accordingly
+    floor = tiny * (1.0 + np.minimum(np.abs(z), 1e4)) ** 3
+    ea = _perturb(f.f, z, ez) + C_ELEM * u * (f.M(z, a) + floor)
+    ed = _perturb(f.fp, z, ez) + C_ELEM * u * (f.Mp(z, d) + floor)
+    if name in ("identity", "relu"):
+        ea = np.where(ez == 0, 0.0, ea)  # exact steps: a = z or 0, σ′ ∈ {0, 1}
+        ed = np.where(ez == 0, 0.0, ed)
+    return a, ea, d, ed
+
+
+def _loss_grad(loss: str, a: Array, ea: Array, y: Array, u: float, tiny: float):
+    """J, ∂J/∂a⁽ᴸ⁾ and its bound."""
+    B, n = a.shape
+    N = a.size
+    r = a - y
+    er = ea + u * (np.abs(r) + tiny)  # a − y is exact when a = y (Sterbenz), so only e(a) and one rounding
+    if loss == "half_sse":
+        return 0.5 * np.sum(r * r) / B, r / B, (er + C_ELEM * u * (np.abs(r) + tiny)) / B
+    if loss == "mse":
+        return np.mean(r * r), 2 * r / N, 2 * (er + C_ELEM * u * (np.abs(r) + tiny)) / N
+    if loss == "huber":
+        def h(t):
+            return np.clip(t, -1.0, 1.0)
+        g = h(r)
+        return (np.mean(np.where(np.abs(r) <= 1, 0.5 * r * r, np.abs(r) - 0.5)), g / N,
+                (_perturb(h, r, er) + C_ELEM * u * (np.abs(g) + tiny)) / N)
+    if loss == "l1":
+        return np.mean(np.abs(r)), np.sign(r) / N, (_perturb(np.sign, r, er) + u * (r != 0)) / N
+    if loss == "binary_cross_entropy":
+        s = ew.sigmoid(a)
+        J = np.mean(np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a))) - a * y)
+        e = _perturb(ew.sigmoid, a, ea) + C_ELEM * u * (s + np.abs(s - y) + tiny)
+        return J, (s - y) / N, e / N
+    if loss == "cross_entropy":
+        logp = ew.log_softmax(a)
+        p = np.exp(logp)
+        ysum = y.sum(axis=1, keepdims=True)
+        lin = p * ea + p * (p * ea).sum(axis=1, keepdims=True)
+        # two correct formulas differ by |Σy − 1|·p when the target rows sum to 1 only up to rounding
+        e = (np.minimum(lin, 1.0) + C_ELEM * u * (p * (1 + math.sqrt(n) + np.abs(a - a.max(axis=1, keepdims=True)))
+             + np.abs(p - y) + tiny) + np.abs(ysum - 1) * p)
+        return -np.sum(y * logp) / B, (p * ysum - y) / B, e / B
+    raise ValueError(f"unknown loss {loss!r}")
+
+
+def analyse(case: Case, dtype: np.dtype | type | str | None = None) -> Analysis:
+    """The float64 truth of ``case`` and the error bounds of a correct candidate computing in ``dtype``.
+
+    ``dtype`` defaults to the case's own dtype; the truth always runs in float64 on the case's values.
+    """
+    dt = np.dtype(dtype if dtype is not None else case.dtype)
+    u = unit_roundoff(dt)
+    tiny = float(np.finfo(dt).tiny)
+    params = [(np.asarray(W, np.float64), np.asarray(b, np.float64)) for W, b in case.params]
+    x = np.asarray(case.x, np.float64)
+    y = np.asarray(case.y, np.float64)
+    with np.errstate(under="ignore"):
+        a, ea = x, np.zeros_like(x)
+        tape = []
+        for (W, b), act in zip(params, case.activations, strict=True):
+            z, ez = _affine(a, ea, W, b, u, tiny)
+            a_new, ea_new, d, ed = _activation(act, z, ez, u, tiny)
+            tape.append((a, ea, z, ez, a_new, ea_new, d, ed))
+            a, ea = a_new, ea_new
+        J, g, eg = _loss_grad(case.loss, a, ea, y, u, tiny)
+        return _backward(params, case.activations, tape, g, eg, u, tiny, dt, float(J))
+
+
+def _backward(params, activations, tape, g, eg, u, tiny, dt, J) -> Analysis:
+    L = len(params)
+    grads: list = [None] * L
+    bounds: list = [None] * L
+    deltas: list = [None] * L
+    dbounds: list = [None] * L
+    for l in range(L, 0, -1):
+        W, _ = params[l - 1]
+        a_prev, ea_prev, z, ez, a, ea, d, ed = tape[l - 1]
+        if d is None:  # softmax: δ = s ⊙ (g − ⟨g, s⟩)
+            n = a.shape[1]
+            t = (g * a).sum(axis=1, keepdims=True)
+            et = (eg * a + np.abs(g) * ea).sum(axis=1, keepdims=True) + _sum_err(n, u) * np.abs(g * a).sum(
+                axis=1, keepdims=True)
+            v = g - t
+            ev = eg + et + u * (np.abs(v) + tiny)
+            delta = a * v
+            edelta = ea * np.abs(v) + a * ev + ea * ev + u * (np.abs(delta) + tiny)
+        else:          # δ = g ⊙ σ′(z)
+            delta = g * d
+            edelta = eg * np.abs(d) + np.abs(g) * ed + eg * ed + u * (np.abs(delta) + tiny)
+        B = a_prev.shape[0]
+        abs_d, abs_a = np.abs(delta), np.abs(a_prev)
+        dW = delta.T @ a_prev
+        edW = edelta.T @ abs_a + abs_d.T @ ea_prev + _sum_err(B, u) * (abs_d.T @ abs_a) + B * u * tiny
+        edW = np.where((abs_d.T @ abs_a == 0) & (edelta.T @ abs_a + abs_d.T @ ea_prev == 0), 0.0, edW)
+        db = delta.sum(axis=0)
+        edb = edelta.sum(axis=0) + _sum_err(B, u) * abs_d.sum(axis=0) + B * u * tiny
+        grads[l - 1], bounds[l - 1] = (dW, db), (edW, edb)
+        deltas[l - 1], dbounds[l - 1] = delta, edelta
+        if l > 1:
+            absW = np.abs(W)
+            g = delta @ W
+            eg = edelta @ absW + _sum_err(W.shape[0], u) * (abs_d @ absW) + W.shape[0] * u * tiny
+    return Analysis(dt, u, J, grads, bounds, deltas, dbounds)
+
+
+def tolerance(bound: Array, u: float, u_ref: float) -> Array:
+    """τ = SAFETY · bound · (1 + u_ref/u): the allowed |G − R| for a candidate against a reference."""
+    return SAFETY * bound * (1.0 + u_ref / u)
+
+
+def compare_arrays(G: Array, R: Array, tau: Array) -> tuple[bool, float, float, float, tuple[int, ...]]:
+    """(ok, error, τ, margin, index): margin = max |G − R|/τ over the entries.
+
+    When some entries exceed their τ, error/τ/index are those of the largest violating error (so
+    error > τ always holds for a failure); otherwise of the entry with the largest margin.
+    """
+    if G.size == 0:
+        return True, 0.0, 0.0, 0.0, ()
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(np.asarray(G, dtype=np.longdouble) - np.asarray(R, dtype=np.longdouble)).astype(np.float64)
+    err = np.where(np.isnan(err), np.inf, err)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(err == 0, 0.0, err / tau)
+    margin = float(np.max(ratio))
+    pick = np.where(ratio > 1.0, err, -1.0) if margin > 1.0 else ratio
+    idx = np.unravel_index(int(np.argmax(pick)), ratio.shape)
+    return margin <= 1.0, float(err[idx]), float(tau[idx]), margin, tuple(int(i) for i in idx)
+
+
+def compare(candidate: list[tuple[Array, Array]], reference: list[tuple[Array, Array]],
+            analysis: Analysis, *, u_ref: float) -> tuple[list[Mismatch], float]:
+    """Every disagreeing (layer, param) pair of ``candidate`` against ``reference``, and the worst margin.
+
+    Both are lists of (dW, db); the tolerance comes from ``analysis`` (the candidate's dtype) and the
+    reference's unit roundoff ``u_ref`` (0 for an exact truth).
+    """
+    out: list[Mismatch] = []
+    worst = 0.0
+    for l, ((G_W, G_b), (R_W, R_b), (eW, eb)) in enumerate(
+            zip(candidate, reference, analysis.grad_bounds, strict=True), start=1):
+        for name, G, R, e in (("W", G_W, R_W, eW), ("b", G_b, R_b, eb)):
+            ok, err, tau, margin, idx = compare_arrays(G, R, tolerance(e, analysis.u, u_ref))
+            worst = max(worst, margin)
+            if not ok:
+                out.append(Mismatch(l, name, err, tau, margin, idx))
+    return out, worst
