@@ -1,0 +1,50 @@
+"""The ``manual-bp`` command line: ``manual-bp check TARGET`` and ``manual-bp report``.
+
+Exit status (shared/CONTRACT.md): 0 no disagreement, 1 a counterexample / disagreement /
+regression, 2 a usage error (one clear line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+class UsageError(Exception):
+    """A bad command line or an unusable input: exit 2 with one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 already; keep it to one line
+        self.exit(2, f"manual-bp: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="manual-bp", description="Prove that a hand-written backpropagation is right.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    from bpcheck import check_cli, report
+
+    check_cli.configure_parser(sub.add_parser(
+        "check", help="check a gradient function against the references",
+        description="Check a hand-written gradients(params, x, y, activations, loss) against the references."))
+    report.configure_parser(sub.add_parser(
+        "report", help="the accuracy regression report of every backend",
+        description="Measure every backend against the extended-precision ground truth."))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except UsageError as exc:
+        print(f"manual-bp {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("manual-bp: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
