@@ -65,9 +65,11 @@ def _gelu_tanh_M(z: Array, a: Array) -> Array:
 
 
 def _gelu_tanh_Mp(z: Array, d: Array) -> Array:
+    # ½(1 + tanh u) + ½ z (1 − tanh² u) u′: the plain 1 − tanh² has an absolute error ≈ u (not u·sech²),
+    # which the factor ½|z|u′ amplifies; tanh's rounded argument adds u·|u| times the slope of sech²
     u, zc = _gt_u(z), np.clip(z, -100.0, 100.0)
     du = _K * (1.0 + 3.0 * _C * zc * zc)
-    return 1.0 + np.abs(d) + np.abs(zc) * sech2(u) * du * (1.0 + np.abs(u))
+    return 1.0 + np.abs(d) + np.abs(zc) * du * (1.0 + sech2(u) * (1.0 + np.abs(u)))
 
 
 def _zeros(z: Array, a: Array) -> Array:
@@ -76,8 +78,9 @@ def _zeros(z: Array, a: Array) -> Array:
 
 ELEMENTWISE: dict[str, Elementwise] = {
     "identity": Elementwise(lambda z: z.copy(), np.ones_like, _zeros, _zeros),
+    # σ = ½(1 + tanh(z/2)) and σ′ = a(1 − a) are correct formulas with an absolute error ≈ u, not u·σ
     "sigmoid": Elementwise(sigmoid, lambda z: sigmoid(z) * sigmoid(-z),
-                           lambda z, a: np.abs(a), lambda z, d: sigmoid(z) + np.abs(d)),
+                           lambda z, a: 1.0 + np.abs(a), lambda z, d: 1.0 + np.abs(d)),
     "tanh": Elementwise(np.tanh, sech2, lambda z, a: np.abs(a), lambda z, d: 1.0 + np.abs(d)),
     "relu": Elementwise(lambda z: np.where(z > 0, z, 0.0), lambda z: (z > 0).astype(np.float64),
                         _zeros, _zeros),
@@ -88,14 +91,14 @@ ELEMENTWISE: dict[str, Elementwise] = {
                        lambda z: np.where(z > 0, 1.0, np.exp(np.minimum(z, 0.0))),
                        lambda z, a: np.abs(a) + (z <= 0), lambda z, d: np.abs(d) + (z <= 0)),
     "softplus": Elementwise(lambda z: np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z))), sigmoid,
-                            lambda z, a: np.abs(a) + 1.0, lambda z, d: np.abs(d)),
+                            lambda z, a: np.abs(a) + 1.0, lambda z, d: 1.0 + np.abs(d)),
     "gelu": Elementwise(lambda z: z * Phi(z), lambda z: Phi(z) + np.clip(z, -40, 40) * phi(z),
                         lambda z, a: np.abs(z) + np.abs(a), lambda z, d: 1.0 + np.abs(d)),
     "gelu_tanh": Elementwise(lambda z: 0.5 * z * (1.0 + np.tanh(_gt_u(z))), _gelu_tanh_p,
                              _gelu_tanh_M, _gelu_tanh_Mp),
     "silu": Elementwise(lambda z: z * sigmoid(z), lambda z: sigmoid(z) * (1.0 + z * sigmoid(-z)),
-                        lambda z, a: np.abs(a) + np.abs(z) * sigmoid(z) * sigmoid(-z),
-                        lambda z, d: sigmoid(z) * (1.0 + np.abs(z)) + np.abs(d)),
+                        lambda z, a: np.abs(a) + np.abs(z),
+                        lambda z, d: 1.0 + np.abs(z) + np.abs(d)),
 }
 
 

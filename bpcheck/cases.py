@@ -7,7 +7,10 @@
 | ``simple`` | small dyadic values (0, ±½, ±1, ±2): exact arithmetic, readable counterexamples |
 | ``default`` | well-conditioned: W ~ N(0, 1/n_in), b ~ N(0, 0.1²), x ~ N(0, 1) |
 | ``extreme`` | saturated sigmoid/tanh/softplus, large logits, wide dynamic range |
-| ``kinks`` | exact zeros at kinks: zero weight rows with zero bias give z = 0 exactly in every precision; for l1/huber, outputs equal to their targets exactly |
+| ``kinks`` | exact zeros at kinks: zero weight rows with zero bias give z = 0 exactly in every precision |
+
+In the simple and kinks regimes, l1 and huber cases also get outputs equal to their targets exactly
+(a zero row of W⁽ᴸ⁾ makes a⁽ᴸ⁾_j = σ(b_j) whatever the input), and huber an |a − y| = 1 exactly.
 
 Targets always lie in the loss's domain: probability rows for cross_entropy, y ∈ [0, 1] for
 binary_cross_entropy.
@@ -108,8 +111,8 @@ def make_case(rng: np.random.Generator, widths: Sequence[int], activations: Sequ
     for n_in, n_out in zip(widths[:-1], widths[1:], strict=True):
         if regime == "simple":
             W, b = _dyadic(rng, (n_out, n_in)), _dyadic(rng, (n_out,))
-        elif regime == "extreme":
-            gain = rng.choice([3.0, 10.0, 30.0])
+        elif regime == "extreme":  # saturating: |z| from ~5 up to a few hundred
+            gain = rng.choice([4.0, 16.0, 64.0, 256.0])
             W = rng.normal(size=(n_out, n_in)) * gain / np.sqrt(n_in)
             b = rng.normal(size=n_out) * gain
         else:
@@ -125,15 +128,19 @@ def make_case(rng: np.random.Generator, widths: Sequence[int], activations: Sequ
     if regime == "kinks":
         x[rng.random(x.shape) < 0.2] = 0.0
     y = _targets(rng, loss, B, widths[-1], regime)
-    if regime == "kinks" and loss in ("l1", "huber") and activations[-1] in _EXACT_AT_POSITIVE:
-        # a⁽ᴸ⁾_j = σ(b_j) = b_j exactly for a zero row and b_j > 0: set y_j = b_j, so a − y = 0 exactly
+    if regime in ("kinks", "simple") and loss in ("l1", "huber") and activations[-1] not in ("softmax", "softplus"):
+        # outputs equal to their targets exactly: a zero row gives a⁽ᴸ⁾_j = σ(b_j) whatever the input;
+        # b_j = 0 gives σ(0) ∈ {0, ½} exactly for every activation but softplus, and b_j > 0 gives
+        # σ(b_j) = b_j exactly for the activations that are the identity there
         W, b = params[-1]
         rows = rng.random(widths[-1]) < 0.5
+        rows[rng.integers(widths[-1])] = True
         W[rows] = 0.0
-        b[rows] = rng.choice(np.array([0.5, 1.0, 1.5, 2.0]), size=int(rows.sum()))
-        y[:, rows] = b[rows]
-        if loss == "huber" and rows.any():  # and |r| = 1 exactly on another sample, where available
-            y[0, rows] = b[rows] - 1.0
+        exact_positive = activations[-1] in _EXACT_AT_POSITIVE
+        b[rows] = rng.choice(np.array([0.5, 1.0, 2.0]), size=int(rows.sum())) if exact_positive else 0.0
+        y[:, rows] = b[rows] if exact_positive else (0.5 if activations[-1] == "sigmoid" else 0.0)
+        if loss == "huber" and rows.any():  # and |r| = 1 exactly on one sample
+            y[0, rows] = y[0, rows] - 1.0
     dt = np.dtype(dtype)
     return Case([(W.astype(dt), b.astype(dt)) for W, b in params], x.astype(dt), y.astype(dt),
                 tuple(activations), loss)

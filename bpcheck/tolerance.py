@@ -44,6 +44,7 @@ Array = np.ndarray
 SAFETY = 4.0  # the tail of the random walk of roundings; see docs/tolerance.md for the measurement
 C_ELEM = 2.0  # roundings inside one elementwise formula, in units of u·M
 _THETAS = (0.5, 1.0)
+_IDENTITY_FOR_POSITIVE = ("identity", "relu", "leaky_relu", "elu")
 
 
 def unit_roundoff(dtype: np.dtype | type | str) -> float:
@@ -100,13 +101,29 @@ def _perturb(f, p: Array, e: Array) -> Array:
     return np.where(np.isfinite(out), out, np.inf)
 
 
+_DYADIC_BITS = 8  # fractional bits of the values whose sums are recognised as exact
+
+
+def _dyadic(v: Array) -> bool:
+    scaled = v * 2.0**_DYADIC_BITS
+    return bool(np.all(scaled == np.round(scaled)))
+
+
 def _affine(a: Array, ea: Array, W: Array, b: Array, u: float, tiny: float) -> tuple[Array, Array]:
     absW = np.abs(W)
     z = a @ W.T + b
     n = W.shape[1]
-    ez = ea @ absW.T + _sum_err(n, u) * (np.abs(a) @ absW.T + np.abs(b)) + (n + 1) * u * tiny
-    # exactness: a row whose terms are all exactly zero (and exact) stays exactly z = b
-    ez = np.where((np.abs(a) @ absW.T == 0) & (ea @ absW.T == 0), 0.0, ez)
+    terms = np.abs(a) @ absW.T + np.abs(b)
+    ez = ea @ absW.T + _sum_err(n, u) * terms + (n + 1) * u * tiny
+    # Exactness. A row whose products are all exactly zero gives z = b exactly. And when every value is
+    # a multiple of 2⁻⁸, each product is a multiple of 2⁻¹⁶; if Σ|terms| < 2^(p−17) (p the dtype's
+    # significand bits), every partial sum is representable, so z is exact in any order of summation.
+    exact_inputs = ea @ absW.T == 0
+    zero_terms = np.abs(a) @ absW.T == 0
+    p = -math.log2(u) + 1
+    if _dyadic(a) and _dyadic(W) and _dyadic(b):
+        zero_terms = zero_terms | (terms < 2.0 ** (p - 2 * _DYADIC_BITS - 1))
+    ez = np.where(exact_inputs & zero_terms, 0.0, ez)
     return z, ez
 
 
@@ -116,7 +133,8 @@ def _activation(name: str, z: Array, ez: Array, u: float, tiny: float):
         s = ew.softmax(z)
         n = z.shape[1]
         lin = s * ez + s * (s * ez).sum(axis=1, keepdims=True)
-        es = np.minimum(lin, 1.0) + C_ELEM * u * (s * (1.0 + math.sqrt(n) + np.abs(z - z.max(axis=1, keepdims=True))) + tiny)
+        spread = np.abs(z - z.max(axis=1, keepdims=True))  # e^{z − max z} loses u·|z − max z|
+        es = np.minimum(lin, 1.0) + C_ELEM * u * (s * (1.0 + math.sqrt(n) + spread) + tiny)
         return s, es, None, None
     f = ew.ELEMENTWISE[name]
     a, d = f.f(z), f.fp(z)
@@ -125,9 +143,13 @@ def _activation(name: str, z: Array, ez: Array, u: float, tiny: float):
     floor = tiny * (1.0 + np.minimum(np.abs(z), 1e4)) ** 3
     ea = _perturb(f.f, z, ez) + C_ELEM * u * (f.M(z, a) + floor)
     ed = _perturb(f.fp, z, ez) + C_ELEM * u * (f.Mp(z, d) + floor)
+    # exact steps from an exact z: σ(0) ∈ {0, ½} for all but softplus; the identity pieces of
+    # identity/relu/leaky_relu/elu for z > 0; relu for z < 0; σ′ ∈ {0, 1} for identity and relu
+    exact = ez == 0
+    exact_a = exact & ((z == 0) | (z > 0) & (name in _IDENTITY_FOR_POSITIVE) | (name in ("identity", "relu")))
+    ea = np.where(exact_a & (name != "softplus"), 0.0, ea)
     if name in ("identity", "relu"):
-        ea = np.where(ez == 0, 0.0, ea)  # exact steps: a = z or 0, σ′ ∈ {0, 1}
-        ed = np.where(ez == 0, 0.0, ed)
+        ed = np.where(exact, 0.0, ed)
     return a, ea, d, ed
 
 
@@ -152,7 +174,7 @@ def _loss_grad(loss: str, a: Array, ea: Array, y: Array, u: float, tiny: float):
     if loss == "binary_cross_entropy":
         s = ew.sigmoid(a)
         J = np.mean(np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a))) - a * y)
-        e = _perturb(ew.sigmoid, a, ea) + C_ELEM * u * (s + np.abs(s - y) + tiny)
+        e = _perturb(ew.sigmoid, a, ea) + C_ELEM * u * (1.0 + np.abs(s - y))  # σ's absolute error ≈ u
         return J, (s - y) / N, e / N
     if loss == "cross_entropy":
         logp = ew.log_softmax(a)
@@ -242,7 +264,7 @@ def compare_arrays(G: Array, R: Array, tau: Array) -> tuple[bool, float, float, 
     with np.errstate(invalid="ignore", over="ignore"):
         err = np.abs(np.asarray(G, dtype=np.longdouble) - np.asarray(R, dtype=np.longdouble)).astype(np.float64)
     err = np.where(np.isnan(err), np.inf, err)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ratio = np.where(err == 0, 0.0, err / tau)
     margin = float(np.max(ratio))
     pick = np.where(ratio > 1.0, err, -1.0) if margin > 1.0 else ratio

@@ -1,0 +1,239 @@
+"""The mutation catalog: plausible hand-written-backprop bugs, each a small variant of one correct
+implementation (``gradients`` below, with ``bug=None``). The suite must catch every one.
+
+Each entry of ``CATALOG`` names the bug, says what it is and which corner it hides in, and gives the
+``kind`` that ``manual-bp check`` must report for it. ``MUTANTS[name]`` is the buggy function itself,
+with the contract's signature, so ``manual-bp check tests/mutants.py:<name>`` runs it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+Array = np.ndarray
+
+
+class Bug(NamedTuple):
+    name: str
+    what: str
+    hides_at: str
+    kind: str                      # the kind `manual-bp check` must report
+    layers: tuple[str, ...] = ()   # where only some pairs are wrong: the exact (param, layer) pairs, e.g. ("b1",)
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _sigmoid(z: Array) -> Array:
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _erf_as(z: Array) -> Array:
+    """Abramowitz & Stegun 7.1.26: |error| ≤ 1.5e-7 — a plausible but too-coarse erf."""
+    t = 1 / (1 + 0.3275911 * np.abs(z))
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return np.sign(z) * (1 - poly * np.exp(-z * z))
+
+
+def _act(name: str, z: Array, bug: str | None) -> tuple[Array, Array | None]:
+    """a = σ(z) and σ′(z) (None for softmax)."""
+    s = _sigmoid(z)
+    if name == "identity":
+        return z, np.ones_like(z)
+    if name == "sigmoid":
+        return s, s * (1 - s)
+    if name == "tanh":
+        t = np.tanh(z)
+        return t, (1 - t if bug == "tanh_prime_unsquared" else 1 - t * t)
+    if name == "relu":
+        return np.maximum(z, 0), ((z >= 0) if bug == "relu_prime_at_zero_is_one" else (z > 0)).astype(z.dtype)
+    if name == "leaky_relu":
+        slope = 0.1 if bug == "leaky_slope_0.1" else 0.01
+        at0 = (z >= 0) if bug == "leaky_prime_at_zero_is_one" else (z > 0)
+        return np.where(z > 0, z, 0.01 * z), np.where(at0, 1.0, slope).astype(z.dtype)
+    if name == "elu":
+        e = np.expm1(np.minimum(z, 0))
+        a = np.where(z > 0, z, e)
+        return a, np.where(z > 0, 1.0, e if bug == "elu_prime_is_value" else e + 1).astype(z.dtype)
+    if name == "softplus":
+        if bug == "softplus_overflows":
+            with np.errstate(over="ignore"):
+                return np.log(1 + np.exp(z)), s
+        return np.logaddexp(z, 0), s
+    if name == "gelu":
+        erf = _erf_as(z / math.sqrt(2)) if bug == "gelu_coarse_erf" else \
+            _erf(z / math.sqrt(2)).astype(z.dtype)
+        Phi = 0.5 * (1 + erf)
+        return z * Phi, Phi + z * np.exp(-0.5 * np.minimum(z * z, 1e4)) / math.sqrt(2 * math.pi)
+    if name == "gelu_tanh":
+        k, c = math.sqrt(2 / math.pi), 0.044715
+        zc = np.clip(z, -50, 50)
+        t = np.tanh(k * (zc + c * zc**3))
+        return 0.5 * z * (1 + t), 0.5 * (1 + t) + 0.5 * zc * (1 - t * t) * k * (1 + 3 * c * zc * zc)
+    if name == "silu":
+        d = s * (1 + z * s) if bug == "silu_prime_wrong" else s * (1 + z * (1 - s))
+        return z * s, d
+    if name == "softmax":
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True), None
+    raise ValueError(name)
+
+
+def _loss_grad(loss: str, a: Array, y: Array, bug: str | None) -> Array:
+    B, n = a.shape
+    N = B * n
+    if loss == "half_sse":
+        if bug == "forgot_half":
+            return 2 * (a - y) / B
+        if bug == "no_batch_mean":
+            return a - y
+        if bug == "batch_mean_twice":
+            return (a - y) / B / B
+        return (a - y) / B
+    if loss == "mse":
+        return 2 * (a - y) / (B if bug == "mse_mean_over_batch_only" else N)
+    if loss == "cross_entropy":
+        if bug == "ce_without_softmax":
+            return (a - y) / B
+        e = np.exp(a - a.max(axis=1, keepdims=True))
+        p = e / e.sum(axis=1, keepdims=True)
+        return (p * y.sum(axis=1, keepdims=True) - y) / B
+    if loss == "binary_cross_entropy":
+        if bug == "bce_through_probabilities":
+            with np.errstate(all="ignore"):
+                s = 1 / (1 + np.exp(-a))
+                return (-y / s + (1 - y) / (1 - s)) * s * (1 - s) / N
+        return (_sigmoid(a) - y) / N
+    if loss == "huber":
+        lim = 0.5 if bug == "huber_delta_half" else 1.0
+        return np.clip(a - y, -lim, lim) / N
+    if loss == "l1":
+        r = a - y
+        sign = np.where(r >= 0, 1.0, -1.0).astype(a.dtype) if bug == "l1_sign_zero_is_one" else np.sign(r)
+        return sign / N
+    raise ValueError(loss)
+
+
+_STATE: dict[str, list] = {}
+
+
+def gradients(params, x, y, activations, loss, bug: str | None = None):
+    """The correct implementation (``bug=None``), batch rows, the seed's recursion."""
+    if bug == "layer_activations_reversed":
+        activations = list(activations)[::-1]
+    a_list, z_list, primes = [x], [], []
+    for (W, b), name in zip(params, activations, strict=True):
+        z = a_list[-1] @ W.T + b
+        a, d = _act(name, z, bug)
+        z_list.append(z)
+        a_list.append(a)
+        primes.append(d)
+    g = _loss_grad(loss, a_list[-1], y, bug)
+    L = len(params)
+    out: list = [None] * L
+    for l in range(L, 0, -1):
+        W, b = params[l - 1]
+        z, a, a_prev, d = z_list[l - 1], a_list[l], a_list[l - 1], primes[l - 1]
+        if d is None:
+            delta = a * (1 - a) * g if bug == "softmax_elementwise" else a * (g - (g * a).sum(axis=1, keepdims=True))
+        elif bug == "sigma_prime_at_a":
+            delta = g * _act(activations[l - 1], a, None)[1]
+        elif bug == "forgot_sigma_prime_past_layer_2" and l >= 3:
+            delta = g
+        else:
+            delta = g * d
+        if bug == "dW_transposed_on_square":
+            dW = a_prev.T @ delta            # (n_{l-1}, n_l): "fixed" below only when the shapes differ
+            if dW.shape != W.shape:
+                dW = dW.T
+        elif bug == "dW_outer_with_own_activation":
+            dW = delta.T @ (a if a.shape == a_prev.shape else a_prev)
+        else:
+            dW = delta.T @ a_prev
+        db = delta.mean(axis=0) if bug == "bias_not_summed_over_batch" else delta.sum(axis=0)
+        if bug == "bias_grad_from_next_layer" and l < L:
+            db = out[l][1].copy() if out[l][1].shape == db.shape else db
+        out[l - 1] = (dW, db)
+        g = delta @ W
+    if bug == "float64_upcast":
+        out = [(dW.astype(np.float64), db.astype(np.float64)) for dW, db in out]
+    if bug == "sgd_step_in_place":
+        for (W, _), (dW, _) in zip(params, out, strict=True):
+            W -= 0.1 * dW
+    if bug == "state_between_calls":   # accumulates like .grad in a framework without zero_grad()
+        acc = _STATE.setdefault("acc", [])
+        key = [W.shape for W, _ in params]
+        if _STATE.get("key") != key:
+            _STATE["key"], acc[:] = key, [(np.zeros_like(dW), np.zeros_like(db)) for dW, db in out]
+        for i, (dW, db) in enumerate(out):
+            acc[i] = (acc[i][0] + dW, acc[i][1] + db)
+        out = [(dW.copy(), db.copy()) for dW, db in acc]
+    if bug == "returns_tuple_per_layer_missing_bias":
+        return [dW for dW, _ in out]
+    if bug == "raises_on_batch_one" and x.shape[0] == 1:
+        raise IndexError("index 1 is out of bounds for axis 0 with size 1")
+    return out
+
+
+CATALOG: tuple[Bug, ...] = (
+    Bug("sigma_prime_at_a", "σ′ evaluated at a⁽ˡ⁾ instead of z⁽ˡ⁾", "nearly invisible with relu/identity", "mismatch"),
+    Bug("forgot_half", "the ½ of the seed's loss forgotten: ∂J/∂a = 2(a − y)/B", "half_sse only", "mismatch"),
+    Bug("dW_transposed_on_square", "dW built as a⁽ˡ⁻¹⁾ᵀδ and transposed only when the shapes disagree",
+        "square W only", "mismatch"),
+    Bug("bias_not_summed_over_batch", "∂J/∂b averaged over the batch instead of summed", "invisible at batch 1",
+        "mismatch"),
+    Bug("forgot_sigma_prime_past_layer_2", "δ⁽ˡ⁾ without ⊙ σ′(z⁽ˡ⁾) for layers l ≥ 3", "depth ≥ 3 only", "mismatch"),
+    Bug("softmax_elementwise", "softmax backpropagated elementwise, s(1 − s) ⊙ g", "invisible with one output",
+        "mismatch"),
+    Bug("leaky_slope_0.1", "leaky_relu′ uses slope 0.1 for z < 0", "negative z with leaky_relu", "mismatch"),
+    Bug("sgd_step_in_place", "the inputs modified in place (an SGD step on params inside gradients)",
+        "everywhere", "mutated_input"),
+    Bug("state_between_calls", "gradients accumulated across calls, like .grad without zero_grad()",
+        "the second call", "inconsistent"),
+    Bug("relu_prime_at_zero_is_one", "relu′(0) = 1 instead of 0", "exact z = 0 only", "mismatch"),
+    Bug("leaky_prime_at_zero_is_one", "leaky_relu′(0) = 1 (JAX's convention) instead of 0.01",
+        "exact z = 0 only", "mismatch"),
+    Bug("l1_sign_zero_is_one", "l1's subgradient at a = y is +1 instead of 0", "exact a = y only", "mismatch"),
+    Bug("mse_mean_over_batch_only", "mse averaged over the batch only, not over outputs",
+        "invisible with n_L = 1", "mismatch"),
+    Bug("batch_mean_twice", "the batch mean applied twice", "invisible at batch 1", "mismatch"),
+    Bug("no_batch_mean", "the batch mean not applied", "invisible at batch 1", "mismatch"),
+    Bug("ce_without_softmax", "cross-entropy's gradient taken as (a − y)/B, logits used as probabilities",
+        "cross_entropy only", "mismatch"),
+    Bug("bce_through_probabilities", "binary cross-entropy differentiated through σ(a): 0/0 when σ saturates",
+        "large logits", "non_finite"),
+    Bug("tanh_prime_unsquared", "tanh′ = 1 − tanh instead of 1 − tanh²", "tanh layers", "mismatch"),
+    Bug("gelu_coarse_erf", "gelu's erf from a 1.5e-7 approximation (Abramowitz & Stegun 7.1.26)",
+        "float64 only: it is below float32's resolution", "mismatch"),
+    Bug("elu_prime_is_value", "elu′ for z < 0 taken as eᶻ − 1 (the value) instead of eᶻ", "negative z with elu",
+        "mismatch"),
+    Bug("silu_prime_wrong", "silu′ as s(1 + z s) instead of s(1 + z(1 − s))", "silu layers", "mismatch"),
+    Bug("huber_delta_half", "huber clipped at ±0.5 instead of ±1", "0.5 < |a − y| < 1", "mismatch"),
+    Bug("softplus_overflows", "softplus as log(1 + eᶻ): overflows to inf for large z", "extreme z",
+        "non_finite"),
+    Bug("layer_activations_reversed", "activations applied in reverse layer order",
+        "different activations per layer only", "mismatch"),
+    Bug("dW_outer_with_own_activation", "∂J/∂W⁽ˡ⁾ = δ⁽ˡ⁾(a⁽ˡ⁾)ᵀ instead of δ⁽ˡ⁾(a⁽ˡ⁻¹⁾)ᵀ where shapes allow",
+        "equal adjacent widths", "mismatch"),
+    Bug("bias_grad_from_next_layer", "∂J/∂b⁽ˡ⁾ copied from layer l+1 where the shapes allow",
+        "depth ≥ 2 with equal widths", "mismatch"),
+    Bug("float64_upcast", "float32 inputs give float64 gradients", "float32", "dtype"),
+    Bug("returns_tuple_per_layer_missing_bias", "returns dW only, no (dW, db) pairs", "everywhere", "shape"),
+    Bug("raises_on_batch_one", "an indexing bug that raises at batch 1", "batch 1", "exception"),
+)
+
+
+def _make(bug: str):
+    def mutant(params, x, y, activations, loss):
+        return gradients(params, x, y, activations, loss, bug=bug)
+
+    mutant.__name__ = mutant.__qualname__ = bug.replace(".", "_")
+    return mutant
+
+
+MUTANTS = {bug.name: _make(bug.name) for bug in CATALOG}
+globals().update({fn.__name__: fn for fn in MUTANTS.values()})
