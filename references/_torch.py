@@ -62,8 +62,7 @@ def device_problem(device: str) -> str | None:
     """Why ``device`` cannot be used, or None."""
     if device == "cuda" and not torch.cuda.is_available():
         return (
-            "backend 'torch' on device 'cuda' needs a CUDA build of torch and a GPU: "
-            "torch.cuda.is_available() is False"
+            "backend 'torch' on device 'cuda' needs a CUDA build of torch and a GPU: torch.cuda.is_available() is False"
         )
     return None
 
@@ -94,9 +93,7 @@ def _run(problem: Problem, device: str, allow_tf32: bool, want_deltas: bool) -> 
     """[dW⁽¹⁾, db⁽¹⁾, ..., dW⁽ᴸ⁾, db⁽ᴸ⁾] then, if asked, [δ⁽¹⁾, ..., δ⁽ᴸ⁾]."""
     dev = torch.device(device)
     with _precision(allow_tf32), torch.enable_grad():
-        leaves = [
-            torch.tensor(arr, device=dev, requires_grad=True) for pair in problem.params for arr in pair
-        ]
+        leaves = [torch.tensor(arr, device=dev, requires_grad=True) for pair in problem.params for arr in pair]
         a = torch.tensor(problem.x, device=dev)
         zs = []
         for l, name in enumerate(problem.activations):

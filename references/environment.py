@@ -77,9 +77,7 @@ def _torch_settings() -> dict[str, Any] | None:
         "reference_pins_full_float32": "per call unless allow_tf32=True",
         "num_threads": int(torch.get_num_threads()),
         "cuda_available": cuda,
-        "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-        if cuda
-        else [],
+        "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else [],
         "cuda_version": torch.version.cuda,
     }
 

@@ -98,9 +98,7 @@ def gradients(
         cols = np.concatenate([rows, np.arange(n_out)])
         shifts = np.concatenate([h_w[:, None] * a_cols, np.repeat(h_b[:, None], batch, axis=1)])
         d = _differences(l, zs[l], cols, shifts, np.concatenate([h_w, h_b]), p, y_ld, activations, loss)
-        grads.append(
-            (d[: n_out * n_in].reshape(n_out, n_in).astype(np.float64), d[n_out * n_in :].astype(np.float64))
-        )
+        grads.append((d[: n_out * n_in].reshape(n_out, n_in).astype(np.float64), d[n_out * n_in :].astype(np.float64)))
     return grads
 
 

@@ -68,9 +68,7 @@ def ys_sigma_prime(name: str, z: np.ndarray) -> np.ndarray:
         "elu": lambda: np.where(z > 0, 1.0, np.exp(np.minimum(z, 0))),
         "softplus": lambda: s,
         "gelu": lambda: 0.5 * (1 + _erf(z / math.sqrt(2))) + z * np.exp(-z * z / 2) / math.sqrt(2 * math.pi),
-        "gelu_tanh": lambda: (
-            _sigmoid(u2) + z * _sigmoid(u2) * _sigmoid(-u2) * 2 * _GC * (1 + 3 * 0.044715 * z**2)
-        ),
+        "gelu_tanh": lambda: _sigmoid(u2) + z * _sigmoid(u2) * _sigmoid(-u2) * 2 * _GC * (1 + 3 * 0.044715 * z**2),
         "silu": lambda: s + z * ds,
     }[name]()
 

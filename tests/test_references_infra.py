@@ -28,9 +28,7 @@ def needs(backend: str) -> None:
         pytest.skip(reason)
 
 
-def small_net(
-    rng: np.random.Generator, widths: tuple[int, ...], batch: int, dtype: Any = np.float64
-) -> tuple:
+def small_net(rng: np.random.Generator, widths: tuple[int, ...], batch: int, dtype: Any = np.float64) -> tuple:
     params = [
         (rng.standard_normal((m, n)).astype(dtype), rng.standard_normal(m).astype(dtype))
         for n, m in zip(widths[:-1], widths[1:], strict=True)
@@ -245,20 +243,14 @@ def test_long_double_erf_matches_mpmath() -> None:
 def _tanh_net_mpmath_grads(params: list, x: np.ndarray, y: np.ndarray) -> list[mpmath.mpf]:
     """Every ∂J/∂θ of a tanh/identity half_sse net by central differences at 50 digits."""
     mpmath.mp.dps = 50
-    P = [
-        ([[mpmath.mpf(float(v)) for v in row] for row in W], [mpmath.mpf(float(v)) for v in b])
-        for W, b in params
-    ]
+    P = [([[mpmath.mpf(float(v)) for v in row] for row in W], [mpmath.mpf(float(v)) for v in b]) for W, b in params]
 
     def cost() -> mpmath.mpf:
         total = mpmath.mpf(0)
         for xb, yb in zip(x, y, strict=True):
             a = [mpmath.mpf(float(v)) for v in xb]
             for l, (W, b) in enumerate(P):
-                z = [
-                    mpmath.fsum(w * v for w, v in zip(row, a, strict=True)) + bi
-                    for row, bi in zip(W, b, strict=True)
-                ]
+                z = [mpmath.fsum(w * v for w, v in zip(row, a, strict=True)) + bi for row, bi in zip(W, b, strict=True)]
                 a = z if l == len(P) - 1 else [mpmath.tanh(v) for v in z]
             total += mpmath.fsum((ai - mpmath.mpf(float(t))) ** 2 for ai, t in zip(a, yb, strict=True)) / 2
         return total / len(x)

@@ -43,9 +43,7 @@ def kink_net(activation: str) -> tuple:
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(("activation", "slope"), [("relu", 0.0), ("leaky_relu", 0.01), ("elu", 1.0)])
 @pytest.mark.parametrize("backend", EXACT_BACKENDS)
-def test_activation_slope_at_zero_is_the_contracts(
-    backend: str, activation: str, slope: float, dtype: Any
-) -> None:
+def test_activation_slope_at_zero_is_the_contracts(backend: str, activation: str, slope: float, dtype: Any) -> None:
     needs(backend)
     params, x, y, acts, loss = kink_net(activation)
     (dW1, db1), _ = grads_of(backend, params, x, y, acts, loss, dtype)
