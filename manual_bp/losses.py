@@ -41,7 +41,9 @@ def _half_sse(a: Array, y: Array) -> float:
 
 
 def _half_sse_grad(a: Array, y: Array) -> Array:
-    return (a - y) / a.shape[0]
+    r = a - y
+    r /= a.shape[0]  # (a − y)/B, divided in place: one temporary fewer
+    return r
 
 
 # mse: J = mean (a − y)², ∂J/∂a = 2(a − y)/N
