@@ -47,8 +47,8 @@ def shapes(draw: st.DrawFn, *, max_depth: int = MAX_DEPTH, max_width: int = MAX_
             st.integers(1, min(4, max_width)),
             st.integers(1, max_width),                 # ...and never at width 1
         )))
-    batch = draw(st.one_of(st.just(1), st.sampled_from(sorted(set(w for w in widths if w <= max_batch))),
-                           st.integers(1, max_batch)))
+    fitting = sorted({w for w in widths if w <= max_batch}) or [1]  # a batch equal to a width
+    batch = draw(st.one_of(st.just(1), st.sampled_from(fitting), st.integers(1, max_batch)))
     return Shape(widths, batch)
 
 

@@ -15,7 +15,8 @@ The model (componentwise error analysis in the style of Higham; one bound e(q) �
 * an elementwise step q = f(p) adds the propagated error max |f(p ± θ e(p)) − f(p)| over
   θ ∈ {½, 1} (a finite perturbation, so a kink within rounding distance shows up as the jump it
   is), plus c·u·(M_f(p) + tiny), where M_f is the magnitude of the intermediates of the plainest
-  correct formula (see ``_elementwise``) and tiny the smallest normal of the dtype (underflow);
+  correct formula (see ``_elementwise``) and tiny the smallest normal of the dtype (underflow, with
+  subnormals flushed to zero as XLA does, costs up to tiny absolute per step);
 * the same for σ′(z), δ⁽ˡ⁾ = ∂J/∂a⁽ˡ⁾ ⊙ σ′(z⁽ˡ⁾), softmax's Jacobian-vector product, and each
   loss's ∂J/∂a⁽ᴸ⁾ (a subtraction a − y has error e(a) + u|a − y|: it is exact when a = y).
 
@@ -138,7 +139,7 @@ def _activation(name: str, z: Array, ez: Array, u: float, tiny: float):
         return s, es, None, None
     f = ew.ELEMENTWISE[name]
     a, d = f.f(z), f.fp(z)
-    # an intermediate that underflows (e^{−|z|} for large |z|) loses up to u·tiny, and the formula may
+    # an intermediate that underflows (e^{−|z|} for large |z|) loses up to tiny, and the formula may
     # multiply it by up to ~|z|³ (gelu_tanh′): the floor is amplified accordingly
     floor = tiny * (1.0 + np.minimum(np.abs(z), 1e4)) ** 3
     ea = _perturb(f.f, z, ez) + C_ELEM * u * (f.M(z, a) + floor)
@@ -195,7 +196,10 @@ def analyse(case: Case, dtype: np.dtype | type | str | None = None) -> Analysis:
     """
     dt = np.dtype(dtype if dtype is not None else case.dtype)
     u = unit_roundoff(dt)
-    tiny = float(np.finfo(dt).tiny)
+    # Underflow: a result below the smallest normal may lose everything, since frameworks flush
+    # subnormals to zero (XLA on the CPU does): each step may be off by up to tiny in absolute terms.
+    # The helpers write that floor as u·(… + tiny/u).
+    tiny = float(np.finfo(dt).tiny) / u
     params = [(np.asarray(W, np.float64), np.asarray(b, np.float64)) for W, b in case.params]
     x = np.asarray(case.x, np.float64)
     y = np.asarray(case.y, np.float64)

@@ -1,0 +1,74 @@
+"""Assertion helpers for property tests: one comparison, a readable failure.
+
+    assert_gradients_close(candidate, reference, analysis, u_ref=0.0, names=("manual_bp", "torch"))
+
+compares every ∂J/∂W⁽ˡ⁾ and ∂J/∂b⁽ˡ⁾ under the tolerance model and, on failure, says which layer and
+parameter, which entry, by how much, against which tolerance — and hides itself from the traceback.
+Margins (error ÷ tolerance) of passing comparisons can be collected through ``MARGINS`` so trends show
+before anything fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from bpcheck import tolerance as tol
+
+Array = np.ndarray
+# hook for the test session: called with (label, margin) for every comparison made
+MARGIN_LISTENERS: list[Callable[[str, float], None]] = []
+
+
+def _notify(label: str, margin: float) -> None:
+    for listen in MARGIN_LISTENERS:
+        listen(label, margin)
+
+
+def assert_arrays_close(got: Array, want: Array, tau: Array, *, what: str) -> float:
+    """|got − want| ≤ τ entrywise; returns the margin max |got − want|/τ."""
+    __tracebackhide__ = True
+    if np.shape(got) != np.shape(want):
+        raise AssertionError(f"{what}: shape {np.shape(got)} where {np.shape(want)} was expected")
+    ok, err, t, margin, idx = tol.compare_arrays(np.asarray(got), np.asarray(want), tau)
+    if not ok:
+        raise AssertionError(
+            f"{what}: entry {list(idx)} is {float(np.asarray(got)[idx])!r}, expected {float(np.asarray(want)[idx])!r}: "
+            f"|error| {err:.3g} > tolerance {t:.3g} (margin {margin:.3g}; worst of {np.size(got)} entries)")
+    return margin
+
+
+def assert_gradients_close(candidate: list[tuple[Array, Array]], reference: list[tuple[Array, Array]],
+                           analysis: tol.Analysis, *, u_ref: float, names: tuple[str, str] = ("candidate",
+                                                                                              "reference"),
+                           case: Any = None) -> float:
+    """Every (dW, db) of ``candidate`` within the tolerance model of ``reference``; returns the worst margin."""
+    __tracebackhide__ = True
+    if len(candidate) != len(reference):
+        raise AssertionError(f"{names[0]} has {len(candidate)} layers, {names[1]} has {len(reference)}")
+    worst = 0.0
+    where = f" on {case.describe()}" if case is not None else ""
+    for l, ((gW, gb), (rW, rb), (eW, eb)) in enumerate(
+            zip(candidate, reference, analysis.grad_bounds, strict=True), start=1):
+        for p, g, r, e in (("W", gW, rW, eW), ("b", gb, rb, eb)):
+            tau = tol.tolerance(e, analysis.u, u_ref)
+            worst = max(worst, assert_arrays_close(
+                g, r, tau, what=f"∂J/∂{p}⁽{l}⁾ of {names[0]} against {names[1]}{where}"))
+    _notify(f"{names[0]} vs {names[1]}", worst)
+    return worst
+
+
+def assert_deltas_close(candidate: list[Array], reference: list[Array], analysis: tol.Analysis, *,
+                        u_ref: float, names: tuple[str, str] = ("candidate", "reference"),
+                        case: Any = None) -> float:
+    """Every δ⁽ˡ⁾ = ∂J/∂z⁽ˡ⁾ within the tolerance model, layer by layer; returns the worst margin."""
+    __tracebackhide__ = True
+    worst = 0.0
+    where = f" on {case.describe()}" if case is not None else ""
+    for l, (g, r, e) in enumerate(zip(candidate, reference, analysis.delta_bounds, strict=True), start=1):
+        worst = max(worst, assert_arrays_close(
+            g, r, tol.tolerance(e, analysis.u, u_ref), what=f"δ⁽{l}⁾ of {names[0]} against {names[1]}{where}"))
+    _notify(f"{names[0]} vs {names[1]} (δ)", worst)
+    return worst

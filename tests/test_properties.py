@@ -1,0 +1,220 @@
+"""The property suite: manual_bp against every reference, the references against each other,
+backprop against the explicit Jacobian product, and SGD against torch.optim.SGD and a plain JAX update.
+
+Every comparison goes through the tolerance model (bpcheck.tolerance) and the assertion helpers
+(bpcheck.assertions); each property carries one exact @example per kink and degenerate shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import assume, example, given
+from hypothesis import strategies as st
+
+import manual_bp
+import references
+from bpcheck import tolerance as tol
+from bpcheck.assertions import assert_deltas_close, assert_gradients_close
+from bpcheck.cases import Case, make_case
+from bpcheck.strategies import cases
+from tests import corners
+
+U64 = tol.unit_roundoff(np.float64)
+needs_torch = pytest.mark.skipif(not references.available("torch"), reason="PyTorch is not installed")
+needs_jax = pytest.mark.skipif(not references.available("jax"), reason="JAX is not installed")
+small = dict(max_depth=4, max_width=8, max_batch=8)
+
+
+def _grads(case: Case) -> list:
+    return manual_bp.gradients(case.params, case.x, case.y, list(case.activations), case.loss)
+
+
+def _ref(case: Case, backend: str, **kw) -> list:
+    return references.gradients(case.params, case.x, case.y, list(case.activations), case.loss, backend=backend, **kw)
+
+
+def _resolvable(analysis: tol.Analysis, case: Case) -> None:
+    # float32 cases whose bound is as large as the gradient itself test nothing: steer away
+    assume(case.dtype != np.float32 or analysis.resolution <= 1e-2)
+
+
+def with_corners(test):
+    """One exact @example per kink and degenerate shape (tests/corners.py)."""
+    for case in corners.CORNERS.values():
+        test = example(case)(test)
+    return test
+
+
+@with_corners
+@given(cases())
+def test_manual_bp_matches_ground_truth(case: Case) -> None:
+    analysis = tol.analyse(case)
+    _resolvable(analysis, case)
+    truth = _ref(case.astype(np.float64), "ground_truth")
+    assert_gradients_close(_grads(case), truth, analysis, u_ref=0.0, names=("manual_bp", "ground_truth"), case=case)
+
+
+@needs_torch
+@with_corners
+@given(cases(**small))
+def test_manual_bp_matches_torch(case: Case) -> None:
+    """In the case's dtype both; torch's float32 result is judged against the float64 truth too."""
+    analysis = tol.analyse(case)
+    _resolvable(analysis, case)
+    mine, theirs = _grads(case), _ref(case, "torch")
+    u_ref = analysis.u  # both computed in the same dtype: twice the bound
+    assert_gradients_close(mine, theirs, analysis, u_ref=u_ref, names=("manual_bp", "torch"), case=case)
+    d_mine = manual_bp.backward(case.params, case.x, case.y, list(case.activations), case.loss).deltas
+    d_theirs = references.deltas(case.params, case.x, case.y, list(case.activations), case.loss, backend="torch")
+    assert_deltas_close(d_mine, d_theirs, analysis, u_ref=u_ref, names=("manual_bp", "torch"), case=case)
+
+
+@needs_jax
+@with_corners
+@given(cases(**small))
+def test_manual_bp_matches_jax(case: Case) -> None:
+    analysis = tol.analyse(case)
+    _resolvable(analysis, case)
+    assert_gradients_close(_grads(case), _ref(case, "jax"), analysis, u_ref=analysis.u, names=("manual_bp", "jax"),
+                           case=case)
+    d_mine = manual_bp.backward(case.params, case.x, case.y, list(case.activations), case.loss).deltas
+    d_theirs = references.deltas(case.params, case.x, case.y, list(case.activations), case.loss, backend="jax")
+    assert_deltas_close(d_mine, d_theirs, analysis, u_ref=analysis.u, names=("manual_bp", "jax"), case=case)
+
+
+@given(cases(dtypes=["float64"], regimes=["simple", "default"], max_depth=3, max_width=5, max_batch=4))
+def test_manual_bp_matches_finite_differences(case: Case) -> None:
+    """Central differences straddle kinks (they average the one-sided slopes), so away from kinks only:
+    the comparison is scaled, ‖G − FD‖∞ ≤ 1e-6 · max(1, ‖FD‖∞)."""
+    for act, z in zip(case.activations, _zs(case), strict=True):
+        if act in ("relu", "leaky_relu", "elu"):
+            assume(np.min(np.abs(z)) > 1e-3)
+    if case.loss in ("l1", "huber"):
+        a = manual_bp.forward(case.params, case.x, list(case.activations)).activations[-1]
+        r = np.abs(a - case.y)
+        assume(np.min(r) > 1e-3 and (case.loss == "l1" or np.min(np.abs(r - 1)) > 1e-3))
+    fd = _ref(case, "finite_diff")
+    for (gW, gb), (fW, fb) in zip(_grads(case), fd, strict=True):
+        for g, f in ((gW, fW), (gb, fb)):
+            assert np.max(np.abs(g - f)) <= 1e-6 * max(1.0, float(np.max(np.abs(f)))), case.describe()
+
+
+def _zs(case: Case) -> list:
+    return manual_bp.forward(case.params, case.x, list(case.activations)).zs
+
+
+@needs_torch
+@needs_jax
+@with_corners
+@given(cases(**small))
+def test_references_agree_with_each_other(case: Case) -> None:
+    """torch and jax against each other in the case's dtype, and each against the ground truth."""
+    analysis = tol.analyse(case)
+    _resolvable(analysis, case)
+    t, j = _ref(case, "torch"), _ref(case, "jax")
+    truth = _ref(case.astype(np.float64), "ground_truth")
+    assert_gradients_close(t, j, analysis, u_ref=analysis.u, names=("torch", "jax"), case=case)
+    assert_gradients_close(t, truth, analysis, u_ref=0.0, names=("torch", "ground_truth"), case=case)
+    assert_gradients_close(j, truth, analysis, u_ref=0.0, names=("jax", "ground_truth"), case=case)
+
+
+@given(cases(dtypes=["float64"], max_depth=4, max_width=5, max_batch=4))
+def test_backprop_equals_explicit_jacobian_product(case: Case) -> None:
+    """The seed's chain rule, ∇ₓz = (∂y/∂x)ᵀ∇ᵧz, with every Jacobian built explicitly on the batch tensor."""
+    analysis = tol.analyse(case)
+    by_jacobians = manual_bp.jacobians.gradients_by_jacobians(case.params, case.x, case.y, list(case.activations),
+                                                              case.loss)
+    assert_gradients_close(_grads(case), by_jacobians, analysis, u_ref=analysis.u,
+                           names=("backprop", "explicit Jacobians"), case=case)
+
+
+@given(st.lists(st.integers(1, 3), min_size=1, max_size=4), st.integers(0, 2**32 - 1))
+def test_chain_rule_on_tensors(shape: list[int], seed: int) -> None:
+    """A rank-k tensor map y = A·vec(x) reshaped: the flattened chain rule gives the same gradient as
+    contracting the tensor Jacobian directly."""
+    rng = np.random.default_rng(seed)
+    x_shape, y_shape = tuple(shape), tuple(reversed(shape)) + (2,)
+    J = rng.normal(size=(int(np.prod(y_shape)), int(np.prod(x_shape))))
+    grad_y = rng.normal(size=y_shape)
+    got = manual_bp.jacobians.chain_rule(J, grad_y, x_shape)
+    tensor_J = J.reshape(y_shape + x_shape)
+    want = np.tensordot(grad_y, tensor_J, axes=len(y_shape))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert got.shape == x_shape
+
+
+def _torch_sgd(case: Case, lr: float, momentum: float, steps: int) -> list:
+    import torch
+
+    dt = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[case.dtype]
+    tensors = [p for W, b in case.params for p in (torch.tensor(W, dtype=dt), torch.tensor(b, dtype=dt))]
+    for t in tensors:
+        t.requires_grad_(True)
+    opt = torch.optim.SGD(tensors, lr=lr, momentum=momentum)
+    history = []
+    for _ in range(steps):
+        params = [(tensors[2 * i].detach().numpy(), tensors[2 * i + 1].detach().numpy()) for i in range(case.depth)]
+        grads = references.gradients(params, case.x, case.y, list(case.activations), case.loss, backend="torch")
+        for t, g in zip(tensors, [g for pair in grads for g in pair], strict=True):
+            t.grad = torch.tensor(g, dtype=dt)
+        opt.step()
+        history.append([(tensors[2 * i].detach().numpy().copy(), tensors[2 * i + 1].detach().numpy().copy())
+                        for i in range(case.depth)])
+    return history
+
+
+@needs_torch
+@given(cases(max_depth=3, max_width=6, max_batch=4, regimes=["simple", "default"]),
+       st.sampled_from([0.0, 0.9]), st.integers(1, 4))
+def test_sgd_follows_torch_optim_sgd(case: Case, momentum: float, steps: int) -> None:
+    """k steps of manual_bp.sgd against torch.optim.SGD fed the same gradients (torch's own autograd)."""
+    lr = 0.05
+    theirs = _torch_sgd(case, lr, momentum, steps)
+    params, buffers = case.params, None
+    for k in range(steps):
+        grads = references.gradients(params, case.x, case.y, list(case.activations), case.loss, backend="torch")
+        params, buffers = manual_bp.sgd(params, grads, lr=lr, momentum=momentum, buffers=buffers)
+        for (W, b), (tW, tb) in zip(params, theirs[k], strict=True):
+            # one multiply-add per step on identical inputs: a few ulps
+            np.testing.assert_allclose(W, tW, rtol=8 * np.finfo(case.dtype).eps, atol=8 * np.finfo(case.dtype).tiny)
+            np.testing.assert_allclose(b, tb, rtol=8 * np.finfo(case.dtype).eps, atol=8 * np.finfo(case.dtype).tiny)
+
+
+@needs_jax
+@given(cases(max_depth=3, max_width=6, max_batch=4, regimes=["simple", "default"], dtypes=["float64"]),
+       st.sampled_from([0.0, 0.9]), st.integers(1, 4))
+def test_training_follows_a_plain_jax_update(case: Case, momentum: float, steps: int) -> None:
+    """manual_bp.train against the same loop written with jax.grad and a plain JAX update."""
+    import jax.numpy as jnp
+
+    lr = 0.05
+    result = manual_bp.train(case.params, case.x, case.y, list(case.activations), case.loss, lr=lr, steps=steps,
+                             momentum=momentum)
+    params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in case.params]
+    buf = None
+    for _ in range(steps):
+        grads = references.gradients([(np.asarray(W), np.asarray(b)) for W, b in params], case.x, case.y,
+                                     list(case.activations), case.loss, backend="jax")
+        g = [(jnp.asarray(dW), jnp.asarray(db)) for dW, db in grads]
+        buf = g if buf is None or momentum == 0 else [(momentum * bW + dW, momentum * bb + db)
+                                                      for (bW, bb), (dW, db) in zip(buf, g, strict=True)]
+        params = [(W - lr * bW, b - lr * bb) for (W, b), (bW, bb) in zip(params, buf, strict=True)]
+    analysis_scale = max(1.0, max(float(np.max(np.abs(W))) for W, _ in case.params))
+    for (W, b), (jW, jb) in zip(result.params, params, strict=True):
+        # gradients agree to the tolerance model; after ≤ 4 steps of lr 0.05 the drift stays ≤ 1e-9 scaled
+        np.testing.assert_allclose(W, np.asarray(jW), rtol=0, atol=1e-9 * analysis_scale)
+        np.testing.assert_allclose(b, np.asarray(jb), rtol=0, atol=1e-9 * analysis_scale)
+
+
+def test_gradient_descent_decreases_the_loss() -> None:
+    """Full-batch gradient descent on a smooth loss with a small step: J falls at every step, and far."""
+    rng = np.random.default_rng(0)
+    case = make_case(rng, [3, 8, 2], ["tanh", "identity"], "half_sse", batch=16, dtype="float64")
+    plain = manual_bp.train(case.params, case.x, case.y, list(case.activations), case.loss, lr=0.1, steps=200)
+    assert len(plain.losses) == 201
+    assert all(b < a for a, b in zip(plain.losses, plain.losses[1:], strict=False))
+    assert plain.losses[-1] < 0.5 * plain.losses[0]
+    heavy = manual_bp.train(case.params, case.x, case.y, list(case.activations), case.loss, lr=0.1, steps=200,
+                            momentum=0.9)
+    assert heavy.losses[-1] < plain.losses[-1]  # momentum gets further in as many steps here
