@@ -68,7 +68,7 @@ def _sech2(u: Array) -> Array:
     # 1 − tanh²(u) = 4e^{−2|u|} / (1 + e^{−2|u|})²: exact to a few ulps even where tanh(u) rounds to ±1.
     # (1 − a² from a = tanh(u) would lose all relative accuracy there.) Computed in place on two fresh
     # arrays instead of six temporaries: same bits, 2.4× faster in float64 on a (256, 1024) batch.
-    e = np.abs(u)
+    e = np.minimum(np.abs(u), 1e4)  # sech² is exactly 0 long before: keeps −2|u| finite at the dtype's max
     e *= -2
     np.exp(e, out=e)  # e = e^{−2|u|}
     d = 1 + e
@@ -198,7 +198,8 @@ def _silu_prime(z: Array) -> Array:
 # softmax: s_i = e^{z_i − max z} / Σ_j e^{z_j − max z} per row;
 # backward is the Jacobian-vector product (diag(s) − s sᵀ) g = s ⊙ (g − ⟨g, s⟩), never elementwise.
 def _softmax(z: Array) -> Array:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    with np.errstate(over="ignore"):  # z − max z can round to −inf across the whole range; e^{−inf} = 0 is right
+        e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
 

@@ -1,0 +1,243 @@
+"""manual_bp on its own: each derivative against central differences, the kinks pinned exactly,
+numerical stability over the whole range of each dtype, and a table of bad inputs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import manual_bp
+from manual_bp import activations as act
+from manual_bp import losses
+
+ELEMENTWISE = [n for n in manual_bp.ACTIVATIONS if n != "softmax"]
+
+
+def _central(f, z: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    return (f(z + h) - f(z - h)) / (2 * h)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_activation_derivative_matches_central_differences(name: str) -> None:
+    rng = np.random.default_rng(1)
+    z = rng.uniform(-6, 6, size=400)
+    if name in ("relu", "leaky_relu", "elu"):
+        z = z[np.abs(z) > 1e-3]  # away from the kink, where central differences average the two slopes
+    got = act.derivative(name, z)
+    want = _central(lambda t: act.value(name, t), z)
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.parametrize(("name", "at_zero"), [("relu", 0.0), ("leaky_relu", 0.01), ("elu", 1.0), ("identity", 1.0),
+                                               ("sigmoid", 0.25), ("tanh", 1.0), ("gelu", 0.5), ("gelu_tanh", 0.5),
+                                               ("silu", 0.5), ("softplus", 0.5)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_derivative_at_zero_is_pinned_exactly(name: str, at_zero: float, dtype) -> None:
+    for zero in (0.0, -0.0):
+        d = act.derivative(name, np.array([zero], dtype=dtype))
+        assert d.dtype == dtype
+        assert d[0] == np.asarray(at_zero, dtype=dtype), (name, zero, d[0])
+
+
+def test_softmax_backward_is_its_jacobian_vector_product() -> None:
+    rng = np.random.default_rng(2)
+    z, g = rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
+    s = act.value("softmax", z)
+    got = act.get("softmax").backward(z, s, g)
+    want = np.stack([manual_bp.jacobians.softmax_jacobian(z[i]).T @ g[i] for i in range(3)])
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+    with pytest.raises(ValueError, match="not elementwise"):
+        act.derivative("softmax", z)
+
+
+def _valid_targets(name: str, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    if name == "cross_entropy":
+        e = rng.random(shape)
+        return e / e.sum(axis=1, keepdims=True)
+    if name == "binary_cross_entropy":
+        return rng.random(shape)
+    return rng.normal(size=shape)
+
+
+@pytest.mark.parametrize("name", manual_bp.LOSSES)
+def test_loss_gradient_matches_central_differences(name: str) -> None:
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(4, 3)) * 2
+    y = _valid_targets(name, rng, a.shape)
+    if name in ("l1", "huber"):
+        r = np.abs(a - y)
+        assert np.min(r) > 1e-3 and np.min(np.abs(r - 1)) > 1e-3
+    loss = losses.get(name)
+    got = loss.gradient(a, y)
+    want = np.zeros_like(a)
+    h = 1e-6
+    for idx in np.ndindex(a.shape):
+        up, down = a.copy(), a.copy()
+        up[idx] += h
+        down[idx] -= h
+        want[idx] = (loss.value(up, y) - loss.value(down, y)) / (2 * h)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+
+
+def test_l1_subgradient_is_zero_where_a_equals_y_also_at_negative_zero() -> None:
+    a = np.array([[1.0, 0.0, -0.0, 2.0]])
+    y = np.array([[1.0, 0.0, 0.0, 1.0]])
+    np.testing.assert_array_equal(losses.get("l1").gradient(a, y), [[0.0, 0.0, 0.0, 0.25]])
+
+
+def test_huber_gradient_is_continuous_at_r_equals_one() -> None:
+    a, y = np.array([[2.0, -2.0]]), np.array([[1.0, -1.0]])
+    np.testing.assert_array_equal(losses.get("huber").gradient(a, y), [[0.5, -0.5]])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", manual_bp.ACTIVATIONS)
+def test_activations_are_stable_over_the_whole_range(name: str, dtype) -> None:
+    """No overflow, no warning (warnings are errors here), finite values and derivatives up to the dtype's max."""
+    big = np.finfo(dtype).max
+    z = np.array([[-big, -1e30 if dtype == np.float64 else -1e30, -800.0, -100.0, -20.0, 0.0, 20.0, 100.0, 800.0,
+                   big]], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        a = act.value(name, z)
+        g = act.get(name).backward(z, a, np.ones_like(z))
+    assert a.dtype == dtype and g.dtype == dtype
+    assert np.all(np.isfinite(a)) and np.all(np.isfinite(g))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["cross_entropy", "binary_cross_entropy"])
+def test_logit_losses_are_stable_for_huge_logits(name: str, dtype) -> None:
+    big = np.finfo(dtype).max / 4
+    a = np.array([[big, -big, 0.0]], dtype=dtype)
+    y = np.array([[0.0, 1.0, 0.0]], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        grad = losses.get(name).gradient(a, y)
+    assert grad.dtype == dtype and np.all(np.isfinite(grad))
+
+
+def test_importing_manual_bp_loads_nothing_heavier_than_numpy() -> None:
+    code = "import manual_bp, sys; bad = {'torch', 'jax', 'scipy'} & set(sys.modules); assert not bad, bad"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gradients_keep_shapes_and_dtype_and_do_not_touch_inputs(dtype) -> None:
+    rng = np.random.default_rng(4)
+    params = [(rng.normal(size=(4, 3)).astype(dtype), rng.normal(size=4).astype(dtype)),
+              (rng.normal(size=(2, 4)).astype(dtype), rng.normal(size=2).astype(dtype))]
+    x, y = rng.normal(size=(5, 3)).astype(dtype), rng.normal(size=(5, 2)).astype(dtype)
+    before = [(W.copy(), b.copy()) for W, b in params], x.copy(), y.copy()
+    grads = manual_bp.gradients(params, x, y, ["tanh", "identity"], "mse")
+    again = manual_bp.gradients(params, x, y, ["tanh", "identity"], "mse")
+    for (W, b), (dW, db), (dW2, db2) in zip(params, grads, again, strict=True):
+        assert dW.shape == W.shape and db.shape == b.shape and dW.dtype == dtype and db.dtype == dtype
+        np.testing.assert_array_equal(dW, dW2)
+        np.testing.assert_array_equal(db, db2)
+    for (W, b), (W0, b0) in zip(params, before[0], strict=True):
+        np.testing.assert_array_equal(W, W0)
+        np.testing.assert_array_equal(b, b0)
+    np.testing.assert_array_equal(x, before[1])
+    np.testing.assert_array_equal(y, before[2])
+
+
+def test_backward_exposes_deltas_of_the_seed() -> None:
+    """δ⁽ᴸ⁾ = (a⁽ᴸ⁾ − y) ⊙ σ′(z⁽ᴸ⁾)/B for the seed's loss, and ∂J/∂b⁽ᴸ⁾ = Σ_b δ⁽ᴸ⁾."""
+    rng = np.random.default_rng(5)
+    params = [(rng.normal(size=(3, 2)), rng.normal(size=3)), (rng.normal(size=(2, 3)), rng.normal(size=2))]
+    x, y = rng.normal(size=(4, 2)), rng.normal(size=(4, 2))
+    out = manual_bp.backward(params, x, y, ["tanh", "sigmoid"], "half_sse")
+    trace = manual_bp.forward(params, x, ["tanh", "sigmoid"])
+    aL, zL = trace.activations[-1], trace.zs[-1]
+    s = 1 / (1 + np.exp(-zL))
+    np.testing.assert_allclose(out.deltas[-1], (aL - y) * s * (1 - s) / 4, rtol=1e-13)
+    np.testing.assert_allclose(out.grads[-1][1], out.deltas[-1].sum(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(out.grads[-1][0], out.deltas[-1].T @ trace.activations[-2], rtol=1e-13)
+    # δ⁽ˡ⁾ = (W⁽ˡ⁺¹⁾)ᵀ δ⁽ˡ⁺¹⁾ ⊙ σ′(z⁽ˡ⁾)
+    t = np.tanh(trace.zs[0])
+    np.testing.assert_allclose(out.deltas[0], (out.deltas[1] @ params[1][0]) * (1 - t * t), rtol=1e-12)
+
+
+def _net(dtype=np.float64):
+    rng = np.random.default_rng(6)
+    return ([(rng.normal(size=(3, 2)).astype(dtype), rng.normal(size=3).astype(dtype)),
+             (rng.normal(size=(2, 3)).astype(dtype), rng.normal(size=2).astype(dtype))],
+            rng.normal(size=(4, 2)).astype(dtype), rng.random(size=(4, 2)).astype(dtype))
+
+
+def _bad(kind: str):
+    params, x, y = _net()
+    acts, loss = ["tanh", "identity"], "mse"
+    if kind == "unknown activation":
+        acts = ["tanh", "swish"]
+    elif kind == "unknown loss":
+        loss = "hinge"
+    elif kind == "lengths differ":
+        acts = ["tanh"]
+    elif kind == "W shape":
+        params[1] = (params[1][0][:, :2], params[1][1])
+    elif kind == "b shape":
+        params[0] = (params[0][0], params[0][1][:2])
+    elif kind == "x shape":
+        x = x[:, :1]
+    elif kind == "y shape":
+        y = y[:3]
+    elif kind == "empty batch":
+        x, y = x[:0], y[:0]
+    elif kind == "int dtype":
+        x = x.astype(np.int64)
+    elif kind == "mixed dtypes":
+        x = x.astype(np.float32)
+    elif kind == "non-finite":
+        x = x.copy()
+        x[0, 0] = np.nan
+    elif kind == "bce targets":
+        loss, y = "binary_cross_entropy", y + 1.5
+    elif kind == "ce targets":
+        loss = "cross_entropy"
+    elif kind == "not an array":
+        x = x.tolist()
+    elif kind == "params not pairs":
+        params = [params[0][0], params[1][0]]
+    return params, x, y, acts, loss
+
+
+@pytest.mark.parametrize(("kind", "error", "pattern"), [
+    ("unknown activation", ValueError, r"activations\[1\] \(layer 2\) is 'swish'; expected one of identity, sigmoid"),
+    ("unknown loss", ValueError, r"loss is 'hinge'; expected one of half_sse, mse"),
+    ("lengths differ", ValueError, r"params has 2 layer\(s\), activations has 1"),
+    ("W shape", ValueError, r"W⁽2⁾\) must have 3 columns .* got shape \(2, 2\)"),
+    ("b shape", ValueError, r"b⁽1⁾\) must have shape \(3,\) .* got \(2,\)"),
+    ("x shape", ValueError, r"x must have shape \(B, 2\) .* got \(4, 1\)"),
+    ("y shape", ValueError, r"y must have shape \(4, 2\) \(B, n_L\), got \(3, 2\)"),
+    ("empty batch", ValueError, r"x is an empty batch"),
+    ("int dtype", TypeError, r"x must have dtype float32 or float64, got int64"),
+    ("mixed dtypes", TypeError, r"one dtype: x is float32, W⁽1⁾ is float64"),
+    ("non-finite", ValueError, r"x must be finite, got 1 non-finite"),
+    ("bce targets", ValueError, r"y must lie in \[0, 1\] for binary_cross_entropy"),
+    ("ce targets", ValueError, r"y rows must sum to 1 for cross_entropy"),
+    ("not an array", TypeError, r"x must be a numpy.ndarray, got list"),
+    ("params not pairs", TypeError, r"params\[0\] \(layer 1\) must be a \(W, b\) pair"),
+])
+def test_bad_inputs_get_a_clear_error(kind: str, error: type, pattern: str) -> None:
+    with pytest.raises(error, match=pattern):
+        manual_bp.gradients(*_bad(kind))
+
+
+def test_sgd_validates_and_follows_the_update_rule() -> None:
+    params, _, _ = _net()
+    grads = [(np.ones_like(W), np.ones_like(b)) for W, b in params]
+    new, buf = manual_bp.sgd(params, grads, lr=0.5)
+    assert buf is None
+    np.testing.assert_array_equal(new[0][0], params[0][0] - 0.5)
+    new, buf = manual_bp.sgd(params, grads, lr=0.5, momentum=0.9)
+    np.testing.assert_array_equal(buf[0][0], grads[0][0])               # buf = g on the first step
+    new2, buf2 = manual_bp.sgd(new, grads, lr=0.5, momentum=0.9, buffers=buf)
+    np.testing.assert_array_equal(buf2[0][0], 0.9 * buf[0][0] + 1)       # buf ← μ buf + g
+    np.testing.assert_array_equal(new2[0][0], new[0][0] - 0.5 * buf2[0][0])
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+        manual_bp.sgd(params, grads, lr=-1.0)
+    with pytest.raises(ValueError, match=r"grads\[0\] must have the shapes of layer 1"):
+        manual_bp.sgd(params, [(np.ones(2), np.ones(3)), grads[1]], lr=0.1)
