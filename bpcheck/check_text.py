@@ -7,7 +7,8 @@ from bpcheck.check import Verdict
 
 def format_verdict(verdict: Verdict, target: str, repro_path: str | None) -> str:
     head = (f"manual-bp check {target}: {'PASS' if verdict.passed else 'FAIL'} — "
-            f"{verdict.examples} examples in {verdict.seconds:.1f} s (seed {verdict.seed})")
+            f"{verdict.examples} example{'s' if verdict.examples != 1 else ''} in {verdict.seconds:.1f} s "
+            f"(seed {verdict.seed})")
     c = verdict.counterexample
     if c is None:
         return head + "\nno disagreement found with the references in float32 or float64."

@@ -159,7 +159,8 @@ def _loss_grad(loss: str, a: Array, ea: Array, y: Array, u: float, tiny: float):
     B, n = a.shape
     N = a.size
     r = a - y
-    er = ea + u * (np.abs(r) + tiny)  # a − y is exact when a = y (Sterbenz), so only e(a) and one rounding
+    # a − y: e(a) plus one rounding, and exact when a = y (then no underflow floor either)
+    er = ea + u * (np.abs(r) + (r != 0) * tiny)
     if loss == "half_sse":
         return 0.5 * np.sum(r * r) / B, r / B, (er + C_ELEM * u * (np.abs(r) + tiny)) / B
     if loss == "mse":

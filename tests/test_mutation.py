@@ -1,0 +1,68 @@
+"""The mutation test of the suite: every bug of the catalog (tests/mutants.py) is caught by
+``manual-bp check`` with the right kind, and ``mismatches`` names exactly the wrong layer/param pairs;
+the correct base and the correct implementations in other styles pass."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import manual_bp
+from bpcheck import tolerance as tol
+from bpcheck.check import check
+from tests import mutants, styles
+
+EXAMPLES = 300  # random cases after the corner sweep; the corner sweep alone catches most of the catalog
+
+
+def test_the_catalog_has_at_least_twenty_bugs() -> None:
+    assert len(mutants.CATALOG) >= 20
+    assert len({b.name for b in mutants.CATALOG}) == len(mutants.CATALOG)
+
+
+@pytest.mark.parametrize("bug", mutants.CATALOG, ids=lambda b: b.name)
+def test_every_bug_is_caught_with_its_kind(bug: mutants.Bug) -> None:
+    verdict = check(mutants.MUTANTS[bug.name], examples=EXAMPLES, seed=0, references=["ground_truth"])
+    assert not verdict.passed, f"{bug.name} ({bug.what}) was not caught"
+    cex = verdict.counterexample
+    assert cex.kind == bug.kind, f"{bug.name}: kind {cex.kind!r}, expected {bug.kind!r}: {cex.message}"
+    if cex.kind == "mismatch":
+        # exactly the pairs where the mutant differs from the correct implementation beyond tolerance
+        case = cex.case
+        analysis = tol.analyse(case)
+        wrong = mutants.MUTANTS[bug.name](*case.copy()[:3], list(case.activations), case.loss)
+        right = mutants.gradients(*case.copy()[:3], list(case.activations), case.loss)
+        expected = set()
+        for l, (pw, pr, pe) in enumerate(zip(wrong, right, analysis.grad_bounds, strict=True), start=1):
+            for p, gw, gr, e in zip("Wb", pw, pr, pe, strict=True):
+                ok, *_ = tol.compare_arrays(gw, gr, tol.tolerance(e, analysis.u, analysis.u))
+                if not ok:
+                    expected.add((l, p))
+        got = {(m["layer"], m["param"]) for m in cex.mismatches}
+        assert got == expected, f"{bug.name}: mismatches {sorted(got)}, the wrong pairs are {sorted(expected)}"
+
+
+@pytest.mark.parametrize("name", ["bias_not_summed_over_batch", "bias_grad_from_next_layer"])
+def test_bias_only_bugs_point_at_biases_only(name: str) -> None:
+    cex = check(mutants.MUTANTS[name], examples=EXAMPLES, seed=0, references=["ground_truth"]).counterexample
+    assert cex is not None and cex.mismatches and {m["param"] for m in cex.mismatches} == {"b"}
+
+
+@pytest.mark.parametrize("fn", [manual_bp.gradients, mutants.gradients, *styles.STYLES.values()],
+                         ids=["manual_bp", "mutant_base", *styles.STYLES])
+def test_correct_implementations_pass(fn) -> None:
+    verdict = check(fn, examples=EXAMPLES, seed=1, references=["ground_truth"])
+    assert verdict.passed, verdict.counterexample and verdict.counterexample.message
+    assert verdict.examples >= EXAMPLES
+
+
+def test_float32_only_candidate_passes_in_float32() -> None:
+    """A candidate that computes internally in float32 whatever it is given: correct in float32."""
+    def f32(params, x, y, activations, loss):
+        cast = [(W.astype(np.float32), b.astype(np.float32)) for W, b in params]
+        grads = manual_bp.gradients(cast, x.astype(np.float32), y.astype(np.float32), activations, loss)
+        return [(dW.astype(x.dtype), db.astype(x.dtype)) for dW, db in grads]
+
+    assert check(f32, examples=100, seed=2, dtypes=["float32"], references=["ground_truth"]).passed
+    failing = check(f32, examples=100, seed=2, dtypes=["float64"], references=["ground_truth"])
+    assert not failing.passed and failing.counterexample.kind == "mismatch"  # float32 precision is not float64's
