@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bpcheck.cli import UsageError
+from bpcheck.errors import UsageError
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

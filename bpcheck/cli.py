@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-
-class UsageError(Exception):
-    """A bad command line or an unusable input: exit 2 with one line."""
+from bpcheck.errors import UsageError
 
 
 class _Parser(argparse.ArgumentParser):
