@@ -1,0 +1,149 @@
+"""Reading a baseline report and finding regressions against it.
+
+A baseline is an earlier ``report.json``: a JSON object with a ``"cases"`` list of objects, each with a
+string ``"id"``. Cases are matched by id, whatever sweep or schema produced the baseline; cases found
+on one side only are listed as unmatched (that alone fails nothing). Figures are read by key, so a
+baseline missing a backend or a figure simply is not compared there.
+
+The regression rule (docs/report.md explains the numbers). For a backend measured in both reports,
+with errors e_old, e_new (``max_abs_err``) and the new margin m_new = error / tolerance τ:
+
+    regressed  ⇔  (e_new > GROWTH · e_old      and  m_new > MARGIN_FLOOR)          a real loss:
+                                                     beyond the running-error bound itself (τ/4)
+               or (e_new > BIG_GROWTH · e_old  and  m_new > BIG_MARGIN_FLOOR)      a jump by orders
+                                                     of magnitude to a non-negligible level
+
+finite_diff has no margin (its error is truncation, not rounding); for it the two levels are
+e_new > FD_FLOOR · scale and e_new > FD_BIG_FLOOR · scale, scale = max |T| of the case's gradient.
+The run is deterministic, so equal errors never regress; a few roundoffs of growth, which another
+BLAS or summation order can cause, stay below both levels; a 1000-fold growth of any error that
+is not negligible regresses. A backend that was measured and now fails (an exception, a wrong
+shape or dtype) regresses too; one that is now skipped is not compared.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bpcheck._report_io import number
+
+GROWTH = 4.0
+MARGIN_FLOOR = 0.25
+BIG_GROWTH = 64.0
+BIG_MARGIN_FLOOR = 2.0 ** -10
+FD_FLOOR = 1e-9
+FD_BIG_FLOOR = 1e-14
+
+
+def _usage(message: str) -> Exception:
+    from bpcheck.cli import UsageError  # lazily: bpcheck.cli imports this package
+
+    return UsageError(message)
+
+
+def load_baseline(path: str | Path) -> dict[str, Any]:
+    """The baseline report at ``path``, checked to be a report; UsageError (one line) otherwise."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise _usage(f"cannot read baseline {str(path)!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise _usage(f"baseline {str(path)!r} is not a report.json: not UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        where = ""
+        if isinstance(exc, json.JSONDecodeError):
+            where = f" (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        raise _usage(f"baseline {str(path)!r} is not valid JSON{where}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
+        raise _usage(f"baseline {str(path)!r} is not a manual-bp report: it has no \"cases\" list")
+    seen: set[str] = set()
+    for i, case in enumerate(data["cases"]):
+        if not isinstance(case, dict) or not isinstance(case.get("id"), str):
+            raise _usage(f"baseline {str(path)!r} is not a manual-bp report: case {i} has no string \"id\"")
+        if case["id"] in seen:
+            raise _usage(f"baseline {str(path)!r} has the case id {case['id']!r} twice")
+        seen.add(case["id"])
+    return data
+
+
+def _entries(case: dict[str, Any]) -> dict[str, Any]:
+    backends = case.get("backends")
+    return backends if isinstance(backends, dict) else {}
+
+
+def regression(backend: str, old: Any, new: dict[str, Any], scale: float | None = None) -> dict[str, Any] | None:
+    """The regression of one backend on one case, or None (see the module docstring for the rule).
+
+    ``scale`` is the case's max |T| (only finite_diff, which has no margin, needs it).
+    """
+    if not isinstance(old, dict) or old.get("status", "ok") != "ok":
+        return None
+    e_old = number(old.get("max_abs_err"))
+    if e_old is None:
+        return None
+    base = {"backend": backend, "old_max_abs_err": e_old}
+    if new.get("status") == "error":
+        return base | {"new_max_abs_err": None, "reason": f"now fails: {new.get('message', '')}"}
+    e_new = number(new.get("max_abs_err"))
+    if new.get("status") != "ok" or e_new is None:
+        return None
+    growth = e_new / e_old if e_old > 0 else float("inf")
+    if not e_new > GROWTH * e_old:  # also false for NaN: NaN errors are stored as inf
+        return None
+    margin = number(new.get("margin"))
+    if margin is not None:
+        level, floors, what = margin, (MARGIN_FLOOR, BIG_MARGIN_FLOOR), f"margin {margin:.3g}"
+    elif scale is not None and scale > 0:
+        level, floors, what = e_new / scale, (FD_FLOOR, FD_BIG_FLOOR), f"{e_new / scale:.3g} of the scale"
+    else:
+        return None
+    if not ((level > floors[0]) or (e_new > BIG_GROWTH * e_old and level > floors[1])):
+        return None
+    why = f"max_abs_err grew {growth:.3g}× to {what}"
+    return base | {"new_max_abs_err": e_new, "growth": growth, "new_margin": margin, "reason": why}
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out |= _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+        return out
+    return {prefix: value}
+
+
+def environment_changes(old: Any, new: dict[str, Any]) -> list[dict[str, Any]]:
+    """Settings that differ between the baseline's environment and this one (flattened keys)."""
+    a, b = _flatten(old if isinstance(old, dict) else {}), _flatten(new)
+    return [{"key": k, "baseline": a.get(k), "current": b.get(k)}
+            for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+def compare(baseline: dict[str, Any], cases: list[dict[str, Any]], environment: dict[str, Any],
+            path: str) -> dict[str, Any]:
+    """Regressions, unmatched cases and environment changes of ``cases`` against ``baseline``."""
+    old_by_id = {c["id"]: c for c in baseline["cases"]}
+    new_ids = {c["id"] for c in cases}
+    regressions = []
+    for case in cases:
+        old = old_by_id.get(case["id"])
+        if old is None:
+            continue
+        old_entries = _entries(old)
+        for backend, entry in case.get("backends", {}).items():
+            found = regression(backend, old_entries.get(backend), entry, number(case.get("scale")))
+            if found is not None:
+                regressions.append({"id": case["id"], **found})
+    return {
+        "path": path,
+        "schema": baseline.get("schema"),
+        "matched": sum(1 for c in cases if c["id"] in old_by_id),
+        "baseline_only": [c["id"] for c in baseline["cases"] if c["id"] not in new_ids],
+        "current_only": [c["id"] for c in cases if c["id"] not in old_by_id],
+        "regressions": regressions,
+        "environment_changes": environment_changes(baseline.get("environment"), environment),
+    }

@@ -1,0 +1,67 @@
+"""report.md: the sections of ``_report_text`` as Markdown, then the case table's worst rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bpcheck._report_io import number
+from bpcheck._report_text import MARGIN_BACKENDS, Section, fmt, sections
+
+CASE_ROWS = 20  # the full per-case table is in report.html and report.json
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(_cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def _section(sec: Section) -> list[str]:
+    out = [f"## {sec.title}", ""]
+    for i, line in enumerate(sec.lines):
+        out.append(line)
+        after = sec.lines[i + 1] if i + 1 < len(sec.lines) else ""
+        if not (line.startswith("- ") and after.startswith("- ")):
+            out.append("")  # paragraphs apart, list items together
+    if sec.table is not None:
+        out += table(*sec.table) + [""]
+    return out
+
+
+def worst_case_margin(case: dict[str, Any]) -> float:
+    ms = [number(case.get("backends", {}).get(b, {}).get("margin")) for b in MARGIN_BACKENDS]
+    return max((m for m in ms if m is not None), default=0.0)
+
+
+def case_rows(cases: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    headers = ["case"] + [f"{b} rel err / margin" for b in MARGIN_BACKENDS] + ["agree torch", "agree jax"]
+    rows = []
+    for c in cases:
+        row = [c["id"]]
+        for b in MARGIN_BACKENDS:
+            e = c.get("backends", {}).get(b, {})
+            row.append(f"{fmt(e.get('max_rel_err'))} / {fmt(e.get('margin'))}" if e.get("status") == "ok"
+                       else e.get("status", "–"))
+        for ref in ("torch", "jax"):
+            a = c.get("agreement", {}).get(ref, {})
+            if a.get("status") == "ok":
+                row.append("yes" if a.get("agree") else "NO")
+            else:
+                row.append(a.get("status", "–"))
+        rows.append(row)
+    return headers, rows
+
+
+def render_markdown(report: dict[str, Any], run: dict[str, Any]) -> str:
+    out = ["# manual-bp accuracy report", ""]
+    for sec in sections(report, run):
+        out += _section(sec)
+    worst = sorted(report["cases"], key=lambda c: (-worst_case_margin(c), c["id"]))[:CASE_ROWS]
+    out += [f"## The {len(worst)} cases with the largest margins", "",
+            "All cases, with every figure, are in report.json and report.html.", ""]
+    out += table(*case_rows(worst)) + [""]
+    return "\n".join(out)

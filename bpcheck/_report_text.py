@@ -1,0 +1,203 @@
+"""The report's sections as plain data, rendered the same way into report.md and report.html.
+
+A ``Section`` is a title, lines of text and optionally a table (headers, rows of strings); the
+Markdown and HTML renderers only lay them out, so both files always say the same thing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from bpcheck._report_io import number
+
+LIST_LIMIT = 50   # ids listed per unmatched side (report.json has them all)
+SUBJECT = "manual_bp"
+MARGIN_BACKENDS = ("manual_bp", "torch", "jax")
+
+
+class Section(NamedTuple):
+    title: str
+    lines: list[str]
+    table: tuple[list[str], list[list[str]]] | None = None
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    """A figure for a table: 0, 1.2e-07, inf, or – when absent."""
+    v = number(value)
+    if v is None:
+        return "–"
+    if v == 0:
+        return "0"
+    if v != v or v in (float("inf"), float("-inf")):
+        return str(v)
+    return f"{v:.{digits}e}"
+
+
+def where(entry: dict[str, Any]) -> str:
+    """The entry of the largest margin, with its |Δ| and τ: dW⁽2⁾[4,3]: 5.4e-40 vs τ 1.8e-41."""
+    if "layer" not in entry:
+        return ""
+    idx = ",".join(str(i) for i in entry.get("index", []))
+    at = f"d{entry['param']}⁽{entry['layer']}⁾[{idx}]"
+    if "abs_err" in entry:
+        at += f": {fmt(entry['abs_err'], 1)} vs τ {fmt(entry.get('tau'), 1)}"
+    return at + (" (subnormal)" if entry.get("subnormal") else "")
+
+
+def _precision(env: dict[str, Any]) -> str:
+    if env.get("allow_tf32"):
+        return ("torch and jax ran at their default float32 matmul precision (--allow-tf32): "
+                "REDUCED PRECISION allowed (TF32 on recent GPUs; on the CPU neither framework reduces it)")
+    return "torch and jax ran at pinned full float32 precision"
+
+
+def headline(report: dict[str, Any], run: dict[str, Any]) -> Section:
+    s, env = report["summary"], report["environment"]
+    by_dt = ", ".join(f"{n} {dt}" for dt, n in sorted(s["cases_by_dtype"].items()))
+    lines = [f"Verdict: {s['verdict'].upper()} (exit status {s['exit_status']}): {s['cases']} cases "
+             f"({by_dt}); sweep {env.get('sweep')}, seed {env.get('seed')}, device {env.get('device')}.",
+             f"{_precision(env)}."]
+    if run.get("elapsed_s") is not None:
+        lines.append(f"Measured in {run['elapsed_s']} s.")
+    tail = "."
+    if s.get("baseline"):
+        base = s["baseline"]
+        tail = (f", {len(base['baseline_only'])} + {len(base['current_only'])} unmatched cases "
+                "(baseline only + current only).")
+    lines.append(f"{len(s['disagreements'])} disagreements, {len(s['errors'])} backend errors, "
+                 f"{len(s['regressions'])} regressions{tail}")
+    return Section("Summary", lines)
+
+
+def most_accurate(report: dict[str, Any]) -> Section:
+    s = report["summary"]
+    rows = []
+    for dt, best in s["most_accurate"].items():
+        low = s["lowest_err"].get(dt, {})
+        rows.append([dt, best["by_median"], best["by_max"], best.get("by_worst_margin") or "–",
+                     ", ".join(f"{b} {n}" for b, n in sorted(low.items(), key=lambda t: -t[1]))])
+    return Section("Most accurate backend", [
+        "Ranked by max_rel_err against the long-double ground truth (max over parameter arrays of "
+        "max|G − T| / max|T|): its median over the cases, its max (dominated by arrays whose true "
+        "gradient is negligible), and by the worst margin (error / tolerance). 'Lowest error in' "
+        "counts the cases where each backend's max_rel_err is the smallest (ties count for each)."],
+        (["dtype", "by median max_rel_err", "by max max_rel_err", "by worst margin",
+          "lowest error in (cases)"], rows))
+
+
+def accuracy(report: dict[str, Any]) -> Section:
+    rows = [[dt, b, str(st["cases"]), fmt(st.get("median_max_rel_err")), fmt(st.get("max_max_rel_err")),
+             fmt(st.get("median_margin")), fmt(st.get("max_margin"))]
+            for dt, per in report["summary"]["accuracy"].items() for b, st in per.items()]
+    return Section("Accuracy per backend", [
+        "margin = max |G − T| / τ with τ the running-error tolerance of bpcheck.tolerance (≤ 1 for every "
+        "correct implementation); finite_diff has truncation error, so no margin."],
+        (["dtype", "backend", "cases", "median max_rel_err", "max max_rel_err", "median margin",
+          "max margin"], rows))
+
+
+def worst_margins(report: dict[str, Any]) -> Section:
+    rows = [[m["id"], m["backend"], fmt(m["margin"], 3), where(m)]
+            for m in report["summary"]["worst_margins"]]
+    return Section("Worst margins against the ground truth", [], (["case", "backend", "margin", "worst entry"], rows))
+
+
+def disagreements(report: dict[str, Any]) -> Section:
+    d = report["summary"]["disagreements"]
+    if not d:
+        return Section("Disagreements with manual_bp", [
+            "None: manual_bp agrees with every reference that ran, within tolerance, on every case."])
+    rows = [[x["id"], x["reference"], fmt(x["margin"], 3), fmt(x["max_abs_diff"]), where(x),
+             fmt(x.get("manual_bp_margin"), 3), fmt(x.get("reference_margin"), 3)] for x in d]
+    return Section("Disagreements with manual_bp", [
+        f"{len(d)} (reference, case) pairs beyond tolerance. The last two columns say which side is off: "
+        "each one's margin against the ground truth (above 1: beyond what a correct result may err by). "
+        "'subnormal': the difference is below the dtype's smallest normal number, as when an engine "
+        "flushes subnormal results to zero (XLA on the CPU does)."],
+        (["case", "reference", "margin", "max |manual − ref|", "worst entry", "manual_bp vs truth",
+          "reference vs truth"], rows))
+
+
+def regressions(report: dict[str, Any]) -> Section:
+    s = report["summary"]
+    base = s.get("baseline")
+    if not base:
+        return Section("Regressions", ["No baseline given (--baseline FILE)."])
+    lines = [f"Baseline {base['path']} (schema {base.get('schema')}): {base['matched']} cases matched by id, "
+             f"{len(s['regressions'])} regressions."]
+    if not s["regressions"]:
+        return Section("Regressions", lines)
+    rows = [[r["id"], r["backend"], fmt(r["old_max_abs_err"]), fmt(r.get("new_max_abs_err")),
+             fmt(r.get("growth")), fmt(r.get("new_margin"), 3), r["reason"]] for r in s["regressions"]]
+    return Section("Regressions", lines, (["case", "backend", "old max_abs_err", "new max_abs_err", "growth",
+                                           "new margin", "why"], rows))
+
+
+def _ids(ids: list[str]) -> list[str]:
+    more = [f"… and {len(ids) - LIST_LIMIT} more (all listed in report.json)"]
+    if len(ids) <= LIST_LIMIT:
+        more = []
+    return [f"- {i}" for i in ids[:LIST_LIMIT]] + more
+
+
+def unmatched(report: dict[str, Any]) -> Section | None:
+    base = report["summary"].get("baseline")
+    if not base:
+        return None
+    lines = [f"In the baseline only: {len(base['baseline_only'])}.", *_ids(base["baseline_only"]),
+             f"In this run only: {len(base['current_only'])}.", *_ids(base["current_only"])]
+    changes = base.get("environment_changes", [])
+    lines.append(f"Environment settings changed since the baseline: {len(changes)}.")
+    lines += [f"- {c['key']}: {c['baseline']!r} → {c['current']!r}" for c in changes[:LIST_LIMIT]]
+    return Section("Unmatched cases and environment changes", lines)
+
+
+def problems(report: dict[str, Any]) -> Section | None:
+    s = report["summary"]
+    lines = [f"- error: {e['backend']} on {e['id']}: {e['message']}" for e in s["errors"][:LIST_LIMIT]]
+    lines += [f"- skipped: {b} on {n} cases: {reason}" for b, reasons in s["skipped"].items()
+              for reason, n in reasons.items()]
+    return Section("Errors and skipped backends", lines) if lines else None
+
+
+def environment(report: dict[str, Any]) -> Section:
+    env = report["environment"]
+    keys = ("python", "numpy", "torch", "jax", "jaxlib", "cpu", "cpu_count", "platform")
+    lines = [f"- {k}: {env.get(k)}" for k in keys if k in env]
+    for k in ("torch_settings", "jax_settings", "longdouble"):
+        if isinstance(env.get(k), dict):
+            lines.append(f"- {k}: " + ", ".join(f"{a}={b}" for a, b in env[k].items()))
+    lines.append(f"- reduced_precision: {env.get('reduced_precision')}")
+    return Section("Environment", lines)
+
+
+def grid(cases: list[dict[str, Any]], dtype: str, backend: str) -> dict[tuple[str, str], float]:
+    """(output activation, loss) → the worst margin of ``backend`` over the ``dtype`` cases."""
+    out: dict[tuple[str, str], float] = {}
+    for c in cases:
+        m = number(c.get("backends", {}).get(backend, {}).get("margin"))
+        if c["dtype"] == dtype and m is not None:
+            key = (c["activations"][-1], c["loss"])
+            out[key] = max(out.get(key, 0.0), m)
+    return out
+
+
+def margin_tables(report: dict[str, Any]) -> list[Section]:
+    from bpcheck.cases import ACTIVATIONS, LOSSES
+
+    out = []
+    for dt in sorted(report["summary"]["cases_by_dtype"]):
+        g = grid(report["cases"], dt, SUBJECT)
+        acts = [a for a in ACTIVATIONS if any((a, loss) in g for loss in LOSSES)]
+        rows = [[a, *(fmt(g.get((a, loss)), 1) for loss in LOSSES)] for a in acts]
+        out.append(Section(f"Worst margin of {SUBJECT} by output activation × loss ({dt})", [],
+                           (["activation", *LOSSES], rows)))
+    return out
+
+
+def sections(report: dict[str, Any], run: dict[str, Any]) -> list[Section]:
+    """Everything a reader wants first, in order; the per-case tables are the renderers' own."""
+    parts = [headline(report, run), most_accurate(report), disagreements(report), regressions(report),
+             unmatched(report), worst_margins(report), accuracy(report), problems(report),
+             *margin_tables(report), environment(report)]
+    return [p for p in parts if p is not None]

@@ -1,0 +1,313 @@
+"""``manual-bp report``: every backend's gradient against the extended-precision ground truth.
+
+    manual-bp report [--out DIR] [--baseline FILE] [--quick] [--jobs N] [--seed S]
+                     [--device cpu|cuda] [--allow-tf32] [--no-plots] [--jax-cache DIR]
+                     [--activations A,B] [--losses L,M] [--dtypes float32,float64]
+
+Measures manual_bp, torch, jax (and finite_diff on float64 cases) on a deterministic sweep of cases
+against the "ground_truth" reference (forward-mode tangents in long double), and writes
+``report.json``, ``report.md`` and ``report.html`` into DIR, each atomically. Exit status: 0 all
+backends agree and nothing regressed; 1 manual_bp disagrees with torch or jax beyond tolerance, a
+backend failed, or a case regressed against ``--baseline``; 2 a usage error or an unreadable
+baseline (one line on stderr). docs/report.md describes the figures, the sweeps and the rule.
+
+Python API: ``run_report(...)`` runs a sweep and writes the report; ``measure(case, ...)`` measures one
+``bpcheck.cases.Case`` into a record; ``write_report_from_records(records, out_dir, environment)``
+writes the same three files from records gathered elsewhere (the property suite's ``--bp-report``).
+
+A record (one element of report.json's "cases") is a dict:
+
+    {"id": "tanh-tanh|half_sse|float32|4-6-5|b3|default",      # stable; the baseline key
+     "widths": [4, 6, 5], "batch": 3, "activations": ["tanh", "tanh"], "loss": "half_sse",
+     "dtype": "float32", "regime": "default",
+     "status": "ok" | "error", "message": str (status "error": the ground truth failed),
+     "scale": max |T| over the whole gradient, "resolution": Analysis.resolution,
+     "backends": {name: {"status": "ok", "max_abs_err": float, "max_rel_err": float,
+                         "margin": float (not for finite_diff),
+                         "worst": {"layer": int (1-based), "param": "W" | "b", "index": [int, ...],
+                                   "abs_err": |G − T| there, "tau": τ there}}  (the largest margin's entry)
+                      | {"status": "skipped", "reason": str} | {"status": "error", "message": str}},
+     "agreement": {"torch" | "jax": {"status": "ok", "max_abs_diff": float, "margin": float,
+                                     "u_ref": float, "agree": bool, "worst": {...},
+                                     "subnormal": bool (only when not agree: |Δ| there < the
+                                                   dtype's smallest normal, e.g. a flush-to-zero engine)}
+                                   | {"status": "skipped", "reason": str}}}
+
+Non-finite floats are written as the strings "inf", "-inf", "nan".
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from bpcheck import _report_compare as cmp
+from bpcheck import _report_measure as msr
+from bpcheck._report_html import render_html
+from bpcheck._report_io import dumps, write_all
+from bpcheck._report_markdown import render_markdown
+from bpcheck._report_summary import summarise
+from bpcheck._report_sweep import Spec, build_sweep, group_by_signature
+from bpcheck._report_sweep import case_id as make_id
+from bpcheck.cases import Case
+
+SCHEMA = 1
+FILES = ("report.json", "report.md", "report.html")
+
+
+class ReportResult(NamedTuple):
+    exit_status: int            # 0 pass, 1 disagreement / failure / regression
+    report: dict[str, Any]      # what report.json holds
+    paths: dict[str, Path]      # the files written
+
+
+def _usage(message: str) -> Exception:
+    from bpcheck.cli import UsageError
+
+    return UsageError(message)
+
+
+def _names(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """The options of ``manual-bp report``; ``args.run(args)`` runs it."""
+    parser.add_argument("--out", default="bp-report", metavar="DIR",
+                        help="where to write (default bp-report/)")
+    parser.add_argument("--baseline", metavar="FILE",
+                        help="an earlier report.json to find regressions against")
+    parser.add_argument("--quick", action="store_true",
+                        help="one small shape: every activation × loss × dtype (132 cases)")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="the sweep's seed (default 0)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where torch and jax run (default cpu)")
+    parser.add_argument("--allow-tf32", action="store_true",
+                        help="run torch/jax at the framework's default float32 matmul precision")
+    parser.add_argument("--no-plots", action="store_true", help="an HTML report without the plots (faster)")
+    parser.add_argument("--jax-cache", metavar="DIR",
+                        help="keep jax's compiled gradients in DIR (a persistent XLA cache): a repeated "
+                             "sweep skips most of its compile time; the figures are the same")
+    parser.add_argument("--activations", type=_names, metavar="A,B", help="only these activations")
+    parser.add_argument("--losses", type=_names, metavar="L,M", help="only these losses")
+    parser.add_argument("--dtypes", type=_names, metavar="D,E", help="only these dtypes")
+    parser.set_defaults(run=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run ``manual-bp report`` from parsed arguments; returns the exit status.
+
+    A usage error is printed here as one line with exit status 2, as bpcheck.cli would: under
+    ``python -m bpcheck.cli`` that module runs as ``__main__``, whose UsageError is another class
+    than the ``bpcheck.cli.UsageError`` raised here, so it could not catch it.
+    """
+    from bpcheck.cli import UsageError
+
+    try:
+        result = run_report(args.out, baseline=args.baseline, quick=args.quick, jobs=args.jobs,
+                            seed=args.seed, device=args.device, allow_tf32=args.allow_tf32,
+                            plots=not args.no_plots, activations=args.activations, losses=args.losses,
+                            dtypes=args.dtypes, progress=sys.stderr.isatty(), jax_cache=args.jax_cache)
+    except UsageError as exc:
+        print(f"manual-bp report: error: {exc}", file=sys.stderr)
+        return 2
+    s = result.report["summary"]
+    print(f"manual-bp report: {s['verdict']} — {s['cases']} cases, {len(s['disagreements'])} disagreements, "
+          f"{len(s['errors'])} errors, {len(s['regressions'])} regressions; wrote "
+          f"{', '.join(str(p) for p in result.paths.values())}")
+    return result.exit_status
+
+
+def _validate(out: Path, jobs: int, seed: int, device: str) -> None:
+    if jobs < 1:
+        raise _usage(f"--jobs must be at least 1, got {jobs}")
+    if seed < 0:
+        raise _usage(f"--seed must be a non-negative integer, got {seed}")
+    if device not in ("cpu", "cuda"):
+        raise _usage(f"--device must be cpu or cuda, got {device!r}")
+    if out.exists() and not out.is_dir():
+        raise _usage(f"--out {str(out)!r} exists and is not a directory")
+
+
+def use_jax_cache(directory: str | Path) -> None:
+    """Point jax's persistent compilation cache at ``directory``, for this process and its workers.
+
+    Set through jax's environment variables, read when jax is imported (workers are spawned, so
+    they import it afresh); a jax already imported here is configured directly.
+    """
+    path = Path(directory).resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _usage(f"--jax-cache {str(directory)!r}: {exc.strerror or exc}") from None
+    settings = {"jax_compilation_cache_dir": str(path), "jax_persistent_cache_min_compile_time_secs": 0,
+                "jax_persistent_cache_min_entry_size_bytes": -1}
+    for name, value in settings.items():
+        os.environ[name.upper()] = str(value)
+    jax = sys.modules.get("jax")
+    if jax is not None:
+        for name, value in settings.items():
+            jax.config.update(name, value)
+
+
+def _skips(device: str, backends: Sequence[str]) -> dict[str, str]:
+    skip = {b: r for b in backends if (r := msr.unavailable(b, device)) is not None}
+    if device == "cuda" and all(b in skip for b in msr.REFERENCES):
+        raise _usage("--device cuda: no CUDA device is available here ("
+                     + "; ".join(skip[b] for b in msr.REFERENCES) + ")")
+    return skip
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("manual-bp report"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=Console(stderr=True), transient=True)
+    bar.start()
+    return bar, bar.add_task("cases", total=total)
+
+
+def measure_sweep(specs: Sequence[Spec], *, seed: int, device: str, allow_tf32: bool, jobs: int,
+                  backends: Sequence[str], skip: dict[str, str],
+                  advance: Callable[[int], None] = lambda n: None) -> list[dict[str, Any]]:
+    """The records of ``specs``, in their order, measured in ``jobs`` processes (spawned, not forked)."""
+    groups = group_by_signature(specs)
+    out: list[dict[str, Any] | None] = [None] * len(specs)
+    if jobs == 1:
+        for group in groups:
+            for i, record in msr.measure_group(group, seed, device, allow_tf32, backends, skip):
+                out[i] = record
+            advance(len(group))
+        return [r for r in out if r is not None]
+    context = multiprocessing.get_context("spawn")  # jax is multithreaded: never fork it
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = [pool.submit(msr.measure_group, g, seed, device, allow_tf32, backends, skip)
+                   for g in groups]
+        try:
+            for future in as_completed(futures):
+                done = future.result()
+                for i, record in done:
+                    out[i] = record
+                advance(len(done))
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return [r for r in out if r is not None]
+
+
+def run_report(out_dir: str | Path = "bp-report", *, baseline: str | Path | None = None,
+               quick: bool = False, jobs: int = 1, seed: int = 0, device: str = "cpu",
+               allow_tf32: bool = False, plots: bool = True,
+               activations: Iterable[str] | None = None, losses: Iterable[str] | None = None,
+               dtypes: Iterable[str] | None = None, backends: Sequence[str] = msr.BACKENDS,
+               progress: bool = False, jax_cache: str | Path | None = None) -> ReportResult:
+    """Run the quick or default sweep (optionally restricted by name) and write the report into ``out_dir``.
+
+    Raises ``bpcheck.cli.UsageError`` for a bad argument or an unreadable baseline, before measuring.
+    """
+    started = time.monotonic()
+    out = Path(out_dir)
+    _validate(out, jobs, seed, device)
+    old = cmp.load_baseline(baseline) if baseline is not None else None
+    try:
+        specs = build_sweep(quick=quick, activations=activations, losses=losses, dtypes=dtypes)
+    except ValueError as exc:
+        raise _usage(str(exc)) from None
+    if jax_cache is not None:
+        use_jax_cache(jax_cache)
+    skip = _skips(device, backends)
+    bar = _progress_bar(len(specs), progress)
+    try:
+        records = measure_sweep(specs, seed=seed, device=device, allow_tf32=allow_tf32, jobs=jobs,
+                                backends=backends, skip=skip,
+                                advance=(lambda n: bar[0].advance(bar[1], n)) if bar else (lambda n: None))
+    finally:
+        if bar:
+            bar[0].stop()
+    ran_refs = any(b in msr.REFERENCES and b not in skip for b in backends)
+    env = collect_environment(device) | {
+        "sweep": "quick" if quick else "default", "seed": seed, "quick": quick, "allow_tf32": allow_tf32,
+        "reduced_precision": bool(allow_tf32 and ran_refs),
+        "filters": {"activations": activations and list(activations), "losses": losses and list(losses),
+                    "dtypes": dtypes and list(dtypes)},
+    }
+    return _finish(records, out, env, old, str(baseline) if baseline is not None else None, plots,
+                   time.monotonic() - started)
+
+
+def collect_environment(device: str = "cpu") -> dict[str, Any]:
+    """``references.environment(device)`` (versions, precision settings, devices, CPU, BLAS)."""
+    import references
+
+    return dict(references.environment(device=device))
+
+
+def _finish(records: list[dict[str, Any]], out: Path, env: dict[str, Any], old: dict[str, Any] | None,
+            baseline_path: str | None, plots: bool, elapsed: float | None) -> ReportResult:
+    compared = cmp.compare(old, records, env, baseline_path or "") if old is not None else None
+    report = {"schema": SCHEMA, "environment": env, "summary": summarise(records, compared), "cases": records}
+    run = {"elapsed_s": None if elapsed is None else round(elapsed, 1)}
+    files = {"report.json": dumps(report), "report.md": render_markdown(report, run),
+             "report.html": render_html(report, run, plots=plots)}  # all rendered before any is written
+    try:
+        paths = write_all(out, files)
+    except OSError as exc:
+        raise _usage(f"cannot write the report into {str(out)!r}: {exc.strerror or exc}") from None
+    return ReportResult(report["summary"]["exit_status"], report, paths)
+
+
+def measure(case: Case, *, regime: str = "hypothesis", case_id: str | None = None, device: str = "cpu",
+            allow_tf32: bool = False, backends: Sequence[str] = msr.BACKENDS) -> dict[str, Any]:
+    """The record of one case, measured now (the format in this module's docstring).
+
+    ``regime`` names where the case came from (a ``bpcheck.cases`` regime, or e.g. "hypothesis");
+    the id defaults to ``act…|loss|dtype|widths|bB|regime``.
+    """
+    cid = case_id or make_id(case.activations, case.loss, str(case.dtype), case.widths, case.batch, regime)
+    skip = {b: r for b in backends if (r := msr.unavailable(b, device)) is not None}
+    return msr.measure_case(case, case_id=cid, regime=regime, device=device, allow_tf32=allow_tf32,
+                            backends=backends, skip=skip)
+
+
+def _unique_ids(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[str, int] = {}
+    out = []
+    for record in records:
+        record = dict(record)
+        if not isinstance(record.get("id"), str):
+            record["id"] = make_id(record["activations"], record["loss"], record["dtype"], record["widths"],
+                                   record["batch"], record.get("regime", "hypothesis"))
+        n = seen[record["id"]] = seen.get(record["id"], 0) + 1
+        if n > 1:
+            record["id"] = f"{record['id']}#{n}"
+        out.append(record)
+    return out
+
+
+def write_report_from_records(records: Iterable[dict[str, Any]], out_dir: str | Path,
+                              environment: dict[str, Any] | None = None, *,
+                              baseline: str | Path | None = None, plots: bool = True) -> ReportResult:
+    """Write report.json/.md/.html into ``out_dir`` from records gathered elsewhere (e.g. a pytest run).
+
+    Meant for the property suite's ``--bp-report DIR``: each test that measures a case appends
+    ``bpcheck.report.measure(case, regime="hypothesis")`` (or a dict in the same format, see the
+    module docstring) to a session-wide list, and a ``pytest_sessionfinish`` hook calls this once.
+    A repeated id gets "#2", "#3", … in the order given; ids of Hypothesis cases are stable across
+    runs only for a derandomized suite. ``environment`` defaults to ``references.environment()``
+    with ``"sweep": "records"``. Returns the exit status the command line would give.
+    """
+    env = dict(environment) if environment is not None else collect_environment() | {"sweep": "records"}
+    old = cmp.load_baseline(baseline) if baseline is not None else None
+    return _finish(_unique_ids(records), Path(out_dir), env, old,
+                   str(baseline) if baseline is not None else None, plots, None)

@@ -1,0 +1,353 @@
+"""``manual-bp report``: exit statuses, baselines, regressions, determinism, atomic self-contained files.
+
+The sweeps here are the quick sweep restricted to a few names (a few seconds each); the full quick
+sweep's coverage is checked on its list of cases, without measuring them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bpcheck import _report_io, report
+from bpcheck._report_compare import BIG_MARGIN_FLOOR, GROWTH, MARGIN_FLOOR, regression
+from bpcheck._report_sweep import build_sweep
+from bpcheck.cases import ACTIVATIONS, DTYPES, LOSSES
+from bpcheck.cli import main as cli_main
+
+ROOT = Path(__file__).resolve().parents[1]
+ACTS, LOSS_NAMES = ["relu", "softmax"], ["cross_entropy", "l1"]   # 8 cases with both dtypes
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory) -> report.ReportResult:
+    """A small quick report with plots, measured once for the module."""
+    out = tmp_path_factory.mktemp("first")
+    return report.run_report(out, quick=True, activations=ACTS, losses=LOSS_NAMES)
+
+
+def _cli(*argv: str) -> int:
+    return cli_main(["report", *argv])
+
+
+def _load(path: Path) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+# --- the sweep --------------------------------------------------------------------------------------
+
+def test_quick_sweep_covers_every_activation_loss_and_dtype():
+    specs = build_sweep(quick=True)
+    assert len(specs) == len(ACTIVATIONS) * len(LOSSES) * len(DTYPES) == 132
+    assert {(s.activation, s.loss, s.dtype) for s in specs} == \
+        {(a, x, d) for a in ACTIVATIONS for x in LOSSES for d in DTYPES}
+    assert len({s.id for s in specs}) == len(specs)
+
+
+def test_default_sweep_size_and_ids_contain_the_quick_ones():
+    default = build_sweep(quick=False)
+    assert len(default) == 792 and len({s.id for s in default}) == 792
+    assert {s.id for s in build_sweep(quick=True)} <= {s.id for s in default}
+    assert {s.regime for s in default} == {"default", "extreme", "kinks"}
+
+
+def test_a_case_is_drawn_from_its_id_not_its_position():
+    a = build_sweep(quick=True, activations=["tanh"], losses=["mse"], dtypes=["float64"])[0]
+    b = [s for s in build_sweep(quick=False) if s.id == a.id][0]
+    np.testing.assert_array_equal(a.case(3).x, b.case(3).x)
+    assert not np.array_equal(a.case(3).x, a.case(4).x)
+    f32 = a._replace(dtype="float32").case(3)
+    np.testing.assert_array_equal(f32.params[0][0], a.case(3).params[0][0].astype(np.float32))
+
+
+# --- the report's content ---------------------------------------------------------------------------
+
+def test_report_json_format(first):
+    rep = _load(first.paths["report.json"])
+    assert rep["schema"] == 1 and first.exit_status == 0 and rep["summary"]["exit_status"] == 0
+    env = rep["environment"]
+    for key in ("python", "numpy", "torch", "jax", "seed", "quick", "device", "allow_tf32",
+                "reduced_precision"):
+        assert key in env, key
+    assert env["seed"] == 0 and env["quick"] is True and env["reduced_precision"] is False
+    assert len(rep["cases"]) == 8
+    for case in rep["cases"]:
+        assert re.fullmatch(r"[a-z_-]+\|[a-z0-9_]+\|float(32|64)\|[0-9-]+\|b[0-9]+\|[a-z]+", case["id"])
+        gt = case["backends"]["manual_bp"]
+        assert gt["status"] == "ok" and all(isinstance(gt[k], float) for k in ("max_abs_err", "max_rel_err"))
+        assert 0.0 <= gt["margin"] <= 1.0
+        assert any("err" in k for k in gt)
+        for ref in ("torch", "jax"):
+            entry = case["agreement"][ref]
+            assert entry["status"] == "skipped" or entry["agree"] is True
+        fd = case["backends"]["finite_diff"]
+        assert (fd["status"] == "ok") == (case["dtype"] == "float64")
+    best = rep["summary"]["most_accurate"]
+    assert set(best) == {"float32", "float64"}
+    assert best["float32"]["by_median"] in ("manual_bp", "torch", "jax")
+
+
+def test_markdown_leads_with_the_summary(first):
+    md = first.paths["report.md"].read_text(encoding="utf-8")
+    assert md.startswith("# manual-bp accuracy report")
+    heads = re.findall(r"^## (.*)$", md, flags=re.M)
+    assert heads[:3] == ["Summary", "Most accurate backend", "Disagreements with manual_bp"]
+    assert "Verdict: PASS" in md
+
+
+def test_html_is_one_self_contained_file(first):
+    text = first.paths["report.html"].read_text(encoding="utf-8")
+    assert text.count("<img") >= 3
+    assert re.findall(r'src="(?!data:image/png;base64,)', text) == []
+    assert not re.search(r"https?://|<script|<link|@import|url\(", text)
+    assert "Every case" in text and "relu-relu|l1|float32|4-6-5|b3|default" in text
+
+
+# --- baselines --------------------------------------------------------------------------------------
+
+def test_own_report_as_baseline_passes_and_figures_repeat(first, tmp_path, capsys):
+    assert _cli("--quick", "--no-plots", "--activations", ",".join(ACTS), "--losses", ",".join(LOSS_NAMES),
+                "--out", str(tmp_path), "--baseline", str(first.paths["report.json"])) == 0
+    again = _load(tmp_path / "report.json")
+    assert again["cases"] == _load(first.paths["report.json"])["cases"]  # deterministic, figure for figure
+    base = again["summary"]["baseline"]
+    assert base["matched"] == 8 and base["baseline_only"] == [] and base["current_only"] == []
+    assert again["summary"]["regressions"] == []
+    assert "pass" in capsys.readouterr().out
+
+
+def _shrunk(rep: dict, factor: float) -> dict:
+    old = copy.deepcopy(rep)
+    for case in old["cases"]:
+        for entry in case["backends"].values():
+            for key in list(entry):
+                if "err" in key and isinstance(entry[key], float):
+                    entry[key] /= factor
+    return old
+
+
+def test_errors_1000_times_smaller_in_the_baseline_are_regressions(first, tmp_path):
+    rep = _load(first.paths["report.json"])
+    (tmp_path / "old.json").write_text(json.dumps(_shrunk(rep, 1000.0)), encoding="utf-8")
+    result = report.write_report_from_records(rep["cases"], tmp_path / "new", rep["environment"],
+                                              baseline=tmp_path / "old.json", plots=False)
+    regs = result.report["summary"]["regressions"]
+    flagged = {(r["id"], r["backend"]) for r in regs}
+    clear = {(c["id"], b) for c in rep["cases"] for b, e in c["backends"].items()
+             if e["status"] == "ok" and e.get("margin", 1.0) > 4 * BIG_MARGIN_FLOOR}
+    assert result.exit_status == 1 and clear and clear <= flagged
+    assert all(r["growth"] == pytest.approx(1000.0) for r in regs)
+    md = (tmp_path / "new" / "report.md").read_text(encoding="utf-8")
+    html = (tmp_path / "new" / "report.html").read_text(encoding="utf-8")
+    for r in regs:
+        assert r["id"].replace("|", "\\|") in md and r["id"] in html
+    assert _load(tmp_path / "new" / "report.json")["summary"]["verdict"] == "fail"
+
+
+def test_a_few_roundoffs_of_growth_do_not_regress(first, tmp_path):
+    rep = _load(first.paths["report.json"])
+    (tmp_path / "old.json").write_text(json.dumps(_shrunk(rep, 3.0)), encoding="utf-8")
+    result = report.write_report_from_records(rep["cases"], tmp_path / "new", rep["environment"],
+                                              baseline=tmp_path / "old.json", plots=False)
+    assert result.exit_status == 0 and result.report["summary"]["regressions"] == []
+
+
+def test_unmatched_cases_are_listed_not_failed(first, tmp_path):
+    rep = _load(first.paths["report.json"])
+    old = copy.deepcopy(rep)
+    gone = old["cases"].pop(0)["id"]
+    old["cases"].append({"id": "made-up|mse|float64|1-1|b1|default", "backends": {}})
+    old["schema"] = 0  # an older schema is matched by id all the same
+    (tmp_path / "old.json").write_text(json.dumps(old), encoding="utf-8")
+    result = report.write_report_from_records(rep["cases"], tmp_path, rep["environment"],
+                                              baseline=tmp_path / "old.json", plots=False)
+    base = result.report["summary"]["baseline"]
+    assert result.exit_status == 0
+    assert base["baseline_only"] == ["made-up|mse|float64|1-1|b1|default"] and base["current_only"] == [gone]
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "made-up|mse|float64|1-1|b1|default" in md and gone in md
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"cases": [{"no_id": 1}]}', "\udcff"])
+def test_unusable_baselines_exit_2_with_one_line(tmp_path, capsys, content):
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content.encode("utf-8", "surrogateescape"))
+    assert _cli("--quick", "--out", str(tmp_path / "out"), "--baseline", str(bad)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "baseline" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_corrupt_baseline_from_the_command_line(tmp_path):
+    bad = tmp_path / "report.json"
+    bad.write_text('{"schema": 1, "cases": [', encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    argv = [sys.executable, "-m", "bpcheck.cli", "report", "--quick", "--baseline", str(bad),
+            "--out", str(tmp_path / "out")]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "not valid JSON" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("argv", [["--jobs", "0"], ["--seed", "-1"], ["--activations", "swish"]])
+def test_bad_options_exit_2(tmp_path, capsys, argv):
+    assert _cli("--quick", "--out", str(tmp_path / "out"), *argv) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_cuda_without_a_gpu_exits_2(tmp_path, capsys):
+    import references
+
+    if references.available("torch", "cuda") or references.available("jax", "cuda"):
+        pytest.skip("a CUDA device is available here")
+    assert _cli("--quick", "--device", "cuda", "--out", str(tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cuda" in err
+
+
+# --- the rule ---------------------------------------------------------------------------------------
+
+def _entry(err: float, margin: float) -> dict:
+    return {"status": "ok", "max_abs_err": err, "max_rel_err": err, "margin": margin}
+
+
+def test_regression_rule():
+    old = _entry(1e-16, 0.01)
+    assert regression("manual_bp", old, _entry(1e-16, 0.01)) is None             # equal never regresses
+    assert regression("manual_bp", old, _entry(GROWTH * 0.9e-16, 0.04)) is None   # a few roundoffs
+    assert regression("manual_bp", old, _entry(8e-16, 0.08)) is None              # 8×, well inside the bound
+    assert regression("manual_bp", old, _entry(8e-16, 2 * MARGIN_FLOOR)) is not None  # 8×, past the bound
+    assert regression("manual_bp", old, _entry(1e-13, 0.01)) is not None          # 1000×, not negligible
+    assert regression("manual_bp", _entry(1e-20, 1e-9), _entry(1e-17, BIG_MARGIN_FLOOR / 2)) is None
+    assert regression("manual_bp", _entry(0.0, 0.0), _entry(0.0, 0.0)) is None
+    assert regression("manual_bp", old, _entry(float("inf"), float("inf"))) is not None
+    assert regression("manual_bp", old, {"status": "error", "message": "boom"}) is not None
+    assert regression("manual_bp", old, {"status": "skipped", "reason": "no jax"}) is None
+    fd = {"status": "ok", "max_abs_err": 1e-12}
+    assert regression("finite_diff", fd, {"status": "ok", "max_abs_err": 1e-9}, scale=1.0) is not None
+    assert regression("finite_diff", fd, {"status": "ok", "max_abs_err": 3e-12}, scale=1.0) is None
+
+
+def test_non_finite_figures_round_trip():
+    text = _report_io.dumps({"a": float("inf"), "b": [float("nan")], "c": np.float64(2.5)})
+    back = json.loads(text)
+    assert back == {"a": "inf", "b": ["nan"], "c": 2.5}
+    assert _report_io.number(back["a"]) == float("inf") and _report_io.number("x") is None
+
+
+# --- failures the report must catch -----------------------------------------------------------------
+
+def test_a_wrong_gradient_is_a_disagreement(tmp_path, monkeypatch):
+    import manual_bp
+
+    right = manual_bp.gradients
+
+    def wrong(params, x, y, activations, loss):
+        grads = right(params, x, y, activations, loss)
+        (dW, db), *rest = grads
+        return [(dW * np.asarray(1.001, dW.dtype), db), *rest]
+
+    monkeypatch.setattr(manual_bp, "gradients", wrong)
+    result = report.run_report(tmp_path, quick=True, activations=["tanh"], losses=["mse"], plots=False)
+    dis = result.report["summary"]["disagreements"]
+    assert result.exit_status == 1 and {d["reference"] for d in dis} >= {"torch"}
+    assert all(d["layer"] == 1 and d["param"] == "W" for d in dis)
+    assert "Disagreements with manual_bp" in (tmp_path / "report.md").read_text(encoding="utf-8")
+
+
+def test_an_unavailable_backend_is_skipped_with_its_reason(tmp_path, monkeypatch):
+    from bpcheck import _report_measure as msr
+
+    real = msr.unavailable
+    monkeypatch.setattr(msr, "unavailable",
+                        lambda b, d: "jax is not installed here" if b == "jax" else real(b, d))
+    result = report.run_report(tmp_path, quick=True, activations=["sigmoid"], losses=["huber"], plots=False)
+    assert result.exit_status == 0
+    for case in result.report["cases"]:
+        assert case["backends"]["jax"] == {"status": "skipped", "reason": "jax is not installed here"}
+        assert case["agreement"]["jax"]["status"] == "skipped"
+    assert "jax is not installed here" in result.report["summary"]["skipped"]["jax"]
+
+
+def test_process_pool_gives_the_same_figures(first, tmp_path):
+    pooled = report.run_report(tmp_path, quick=True, activations=ACTS, losses=LOSS_NAMES, jobs=2, plots=False)
+    assert pooled.report["cases"] == _load(first.paths["report.json"])["cases"]
+    other_seed = report.run_report(tmp_path / "s1", quick=True, activations=["relu"], losses=["l1"],
+                                   dtypes=["float64"], seed=1, plots=False)
+    [moved] = other_seed.report["cases"]
+    same_id = [c for c in _load(first.paths["report.json"])["cases"] if c["id"] == moved["id"]]
+    assert same_id and same_id[0]["backends"] != moved["backends"]
+
+
+# --- files ------------------------------------------------------------------------------------------
+
+def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path, monkeypatch):
+    target = tmp_path / "report.json"
+    target.write_text("OLD", encoding="utf-8")
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_report_io.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _report_io.write_atomic(target, "NEW" * 100000)
+    assert target.read_text(encoding="utf-8") == "OLD"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary left behind
+
+
+def test_a_failed_render_writes_nothing(first, tmp_path, monkeypatch):
+    for name in report.FILES:
+        shutil.copy(first.paths[name], tmp_path / name)
+    before = {name: (tmp_path / name).read_bytes() for name in report.FILES}
+    rep = _load(first.paths["report.json"])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("render failed")
+
+    monkeypatch.setattr(report, "render_html", broken)
+    with pytest.raises(RuntimeError):
+        report.write_report_from_records(rep["cases"], tmp_path, rep["environment"])
+    assert {name: (tmp_path / name).read_bytes() for name in report.FILES} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(report.FILES)
+
+
+def test_records_api_dedupes_and_fills_ids(first, tmp_path):
+    rep = _load(first.paths["report.json"])
+    records = [rep["cases"][0], rep["cases"][0], {k: v for k, v in rep["cases"][1].items() if k != "id"}]
+    result = report.write_report_from_records(records, tmp_path, {"sweep": "records"}, plots=False)
+    ids = [c["id"] for c in result.report["cases"]]
+    assert ids == [rep["cases"][0]["id"], rep["cases"][0]["id"] + "#2", rep["cases"][1]["id"]]
+
+
+def test_measure_one_case():
+    from bpcheck.cases import make_case
+
+    case = make_case(np.random.default_rng(7), [3, 4, 2], ["gelu", "softmax"], "cross_entropy", batch=2)
+    record = report.measure(case, backends=("manual_bp", "finite_diff"))
+    assert record["id"] == "gelu-softmax|cross_entropy|float64|3-4-2|b2|hypothesis"
+    assert record["backends"]["manual_bp"]["margin"] <= 1.0
+    assert record["backends"]["finite_diff"]["max_rel_err"] < 1e-8
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+def test_html_renders_in_chromium(first, tmp_path):
+    png = tmp_path / "report.png"
+    script = ROOT / "scripts" / "render_report.sh"
+    proc = subprocess.run(["bash", str(script), str(first.paths["report.html"]), str(png)],
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert png.stat().st_size > 10_000
+    from matplotlib import image
+
+    pixels = image.imread(png)
+    assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 1000
+    assert len(np.unique(pixels.reshape(-1, pixels.shape[-1])[::97], axis=0)) > 20  # not one colour
