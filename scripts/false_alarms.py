@@ -13,6 +13,7 @@ false alarm. Prints a summary line and the worst margins; exits 1 on any false a
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -83,7 +84,7 @@ def main() -> int:
     chunk = max(1, args.cases // (args.jobs * 8))
     tasks = [(args.seed, s, min(s + chunk, args.cases), args.frameworks) for s in range(0, args.cases, chunk)]
     total, unresolvable, alarms, worst = 0, 0, [], {}
-    with ProcessPoolExecutor(args.jobs) as pool:
+    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         for n, un, al, w in pool.map(run, tasks):
             total, unresolvable = total + n, unresolvable + un
             alarms += al
