@@ -18,13 +18,13 @@ import numpy as np
 from bpcheck import tolerance as tol
 
 Array = np.ndarray
-# hook for the test session: called with (label, margin) for every comparison made
-MARGIN_LISTENERS: list[Callable[[str, float], None]] = []
+# hook for the test session: called with (label, margin, case) for every comparison made
+MARGIN_LISTENERS: list[Callable[[str, float, Any], None]] = []
 
 
-def _notify(label: str, margin: float) -> None:
+def _notify(label: str, margin: float, case: Any = None) -> None:
     for listen in MARGIN_LISTENERS:
-        listen(label, margin)
+        listen(label, margin, case)
 
 
 def assert_arrays_close(got: Array, want: Array, tau: Array, *, what: str) -> float:
@@ -56,7 +56,7 @@ def assert_gradients_close(candidate: list[tuple[Array, Array]], reference: list
             tau = tol.tolerance(e, analysis.u, u_ref)
             worst = max(worst, assert_arrays_close(
                 g, r, tau, what=f"∂J/∂{p}⁽{l}⁾ of {names[0]} against {names[1]}{where}"))
-    _notify(f"{names[0]} vs {names[1]}", worst)
+    _notify(f"{names[0]} vs {names[1]}", worst, case)
     return worst
 
 
@@ -70,5 +70,5 @@ def assert_deltas_close(candidate: list[Array], reference: list[Array], analysis
     for l, (g, r, e) in enumerate(zip(candidate, reference, analysis.delta_bounds, strict=True), start=1):
         worst = max(worst, assert_arrays_close(
             g, r, tol.tolerance(e, analysis.u, u_ref), what=f"δ⁽{l}⁾ of {names[0]} against {names[1]}{where}"))
-    _notify(f"{names[0]} vs {names[1]} (δ)", worst)
+    _notify(f"{names[0]} vs {names[1]} (δ)", worst, case)
     return worst
