@@ -34,7 +34,7 @@ def check_params(params: Any) -> list[tuple[np.ndarray, np.ndarray]]:
         raise TypeError(f"params must be a list of (W, b) tuples, got {type(params).__name__}")
     if len(params) == 0:
         raise ValueError("params must hold at least one layer, got an empty list")
-    out = []
+    out: list[tuple[np.ndarray, np.ndarray]] = []
     for l, layer in enumerate(params, start=1):
         if not isinstance(layer, (tuple, list)) or len(layer) != 2:
             raise TypeError(f"params[{l - 1}] (layer {l}) must be a (W, b) pair, got {layer!r:.60}")
