@@ -52,7 +52,7 @@ def _act(name: str, z: Array, bug: str | None) -> tuple[Array, Array | None]:
     if name == "relu":
         return np.maximum(z, 0), ((z >= 0) if bug == "relu_prime_at_zero_is_one" else (z > 0)).astype(z.dtype)
     if name == "leaky_relu":
-        slope = 0.1 if bug == "leaky_slope_0.1" else 0.01
+        slope = 0.1 if bug == "leaky_slope_tenfold" else 0.01
         at0 = (z >= 0) if bug == "leaky_prime_at_zero_is_one" else (z > 0)
         return np.where(z > 0, z, 0.01 * z), np.where(at0, 1.0, slope).astype(z.dtype)
     if name == "elu":
@@ -189,7 +189,7 @@ CATALOG: tuple[Bug, ...] = (
     Bug("forgot_sigma_prime_past_layer_2", "δ⁽ˡ⁾ without ⊙ σ′(z⁽ˡ⁾) for layers l ≥ 3", "depth ≥ 3 only", "mismatch"),
     Bug("softmax_elementwise", "softmax backpropagated elementwise, s(1 − s) ⊙ g", "invisible with one output",
         "mismatch"),
-    Bug("leaky_slope_0.1", "leaky_relu′ uses slope 0.1 for z < 0", "negative z with leaky_relu", "mismatch"),
+    Bug("leaky_slope_tenfold", "leaky_relu′ uses slope 0.1 for z < 0", "negative z with leaky_relu", "mismatch"),
     Bug("sgd_step_in_place", "the inputs modified in place (an SGD step on params inside gradients)",
         "everywhere", "mutated_input"),
     Bug("state_between_calls", "gradients accumulated across calls, like .grad without zero_grad()",

@@ -66,3 +66,11 @@ def test_float32_only_candidate_passes_in_float32() -> None:
     assert check(f32, examples=100, seed=2, dtypes=["float32"], references=["ground_truth"]).passed
     failing = check(f32, examples=100, seed=2, dtypes=["float64"], references=["ground_truth"])
     assert not failing.passed and failing.counterexample.kind == "mismatch"  # float32 precision is not float64's
+
+
+def test_the_catalog_is_documented() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "mutations.md").read_text()
+    missing = [b.name for b in mutants.CATALOG if f"`{b.name}`" not in doc]
+    assert not missing, f"docs/mutations.md does not describe {missing}"
