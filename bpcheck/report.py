@@ -86,7 +86,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="an earlier report.json to find regressions against")
     parser.add_argument("--quick", action="store_true",
                         help="one small shape: every activation × loss × dtype (132 cases)")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                        help="worker processes (default: the CPU count; the figures do not depend on it)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="the sweep's seed (default 0)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where torch and jax run (default cpu)")
