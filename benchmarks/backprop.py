@@ -192,9 +192,10 @@ def side_by_side(fns: dict[str, Callable[[], Any]], repeats: int, min_time: floa
     The repeats are split into ``rounds``; in each round every contender, in a rotating order,
     runs its share of repeats back to back, after a pause of ``settle`` seconds and one untimed call.
     The pause matters: NumPy's OpenBLAS, torch's OpenMP and XLA each keep their own worker threads,
-    which spin for a while after a call; measured on 2 cores, a torch call started right after a
-    NumPy one ran up to 30× slower than after a 0.3 s pause. Rounds keep the side-by-side
-    comparison (a slow phase of a noisy machine hits every contender) without that cross-talk.
+    which stay awake for a while after a call; measured on a busy 2-core machine, a medium torch call
+    started right after NumPy work ran ~10× slower than after a 1 s pause. Rounds keep the
+    side-by-side comparison (a slow phase of a noisy machine hits every contender) without that
+    cross-talk.
     """
     names = list(fns)
     for fn in fns.values():
@@ -225,6 +226,12 @@ def side_by_side(fns: dict[str, Callable[[], Any]], repeats: int, min_time: floa
 # the set-up could be reused unseen and the figure would depend on allocation history. Pages are
 # counted when touched; every array here is written in full, so nothing is hidden by lazy zeroing.
 
+_SINGLE_THREAD_MARK = "MANUAL_BP_BENCH_SINGLE_THREAD"
+_SINGLE_THREAD_ENV = {
+    "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    "XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") +
+                  " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip(),
+}
 _MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0", "MALLOC_ARENA_MAX": "2"}
 
 
@@ -279,22 +286,26 @@ def measure_memory(dtype: str) -> dict:
 # the machine
 
 
-def _openblas_threads() -> int | None:
-    """OpenBLAS's thread count, asked of the library NumPy has loaded (None if not found)."""
+def _openblas_runtime() -> dict:
+    """Thread count and kernel set ("core") of the OpenBLAS that NumPy has loaded, asked of the library."""
     import ctypes
 
+    out: dict[str, Any] = {"threads": None, "core": None}
     try:
         libs = {line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines()
                 if "openblas" in line.lower() and line.split()[-1].startswith("/")}
     except OSError:
-        return None
-    for lib in libs:
+        return out
+    for lib in sorted(libs):
         handle = ctypes.CDLL(lib)
-        for sym in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
-                    "openblas_get_num_threads"):
-            if hasattr(handle, sym):
-                return int(getattr(handle, sym)())
-    return None
+        for prefix in ("scipy_openblas_", "openblas_"):
+            for suffix in ("64_", ""):
+                threads = getattr(handle, f"{prefix}get_num_threads{suffix}", None)
+                core = getattr(handle, f"{prefix}get_corename{suffix}", None)
+                if threads is not None and core is not None:
+                    core.restype = ctypes.c_char_p
+                    return {"threads": int(threads()), "core": core().decode()}
+    return out
 
 
 def machine() -> dict:
@@ -320,7 +331,7 @@ def machine() -> dict:
         "torch": torch.__version__,
         "jax": jax.__version__,
         "numpy_blas": {k: blas.get(k) for k in ("name", "version", "openblas configuration")},
-        "numpy_blas_threads": _openblas_threads(),
+        "numpy_blas_runtime": _openblas_runtime(),
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),
         "jax_devices": [str(d) for d in jax.devices()],
@@ -338,6 +349,7 @@ def run(repeats: int, min_time: float, rounds: int, settle: float, quick: bool) 
     import jax
 
     jax.config.update("jax_enable_x64", True)  # once, at start-up: float64 is computed in float64
+    load_before = os.getloadavg()  # other processes on a shared machine: recorded, to judge the numbers
     results = []
     for dtype in DTYPES:
         for name, widths, batch in SIZES:
@@ -349,8 +361,12 @@ def run(repeats: int, min_time: float, rounds: int, settle: float, quick: bool) 
             timed = side_by_side(fns, repeats, min_time, rounds, settle)
             med = {c: t["median_s"] for c, t in timed.items()}
             ratios = {f"manual/{c}": med["manual"] / med[c] for c in med if c != "manual"}
+            # The fastest repeat is the least disturbed by other processes: its ratios are a cross-check.
+            best = {c: t["min_s"] for c, t in timed.items()}
+            ratios_min = {f"manual/{c}": best["manual"] / best[c] for c in best if c != "manual"}
             results.append({"size": name, "widths": list(widths), "batch": batch, "dtype": dtype,
-                            "timings": timed, "ratios": ratios, "agreement": agree})
+                            "timings": timed, "ratios": ratios, "ratios_of_minima": ratios_min,
+                            "agreement": agree})
             print(f"  {dtype} {name}: " + ", ".join(f"{c} {_fmt(t)}" for c, t in med.items()),
                   file=sys.stderr, flush=True)
     memory = {dtype: measure_memory(dtype) for dtype in DTYPES}
@@ -361,12 +377,14 @@ def run(repeats: int, min_time: float, rounds: int, settle: float, quick: bool) 
         "config": {"activations": f"{HIDDEN} hidden layers, {OUTPUT} output", "loss": LOSS,
                    "dtypes": list(DTYPES), "repeats": repeats, "min_time_s": min_time, "rounds": rounds,
                    "settle_s": settle, "quick": quick,
+                   "threads": "1 everywhere (--single-thread)" if os.environ.get(_SINGLE_THREAD_MARK) == "1"
+                   else "each library's default",
                    "seed": SEED, "statistic": "median of repeats, seconds per gradient call",
                    "goals": {"manual/torch": GOAL_FRAMEWORKS, "manual/jax": GOAL_FRAMEWORKS,
                              "manual/floor": GOAL_FLOOR},
                    "floor": "NumPy matrix products alone: a@W.T per layer, delta.T@a_prev per layer, "
                             "delta@W for layers > 1"},
-        "machine": machine(),
+        "machine": {**machine(), "load_average_1_5_15min": {"start": load_before, "end": os.getloadavg()}},
         "results": results,
         "memory_large": memory,
     }
@@ -378,10 +396,10 @@ def _fmt(seconds: float) -> str:
     return f"{seconds * 1e3:.2f} ms"
 
 
-def _ratio(r: float | None, goal: float) -> str:
+def _ratio(r: float | None, goal: float, r_min: float | None = None) -> str:
     if r is None:
         return ""
-    return f"{r:.2f}" + ("" if r <= goal else " !")
+    return f"{r:.2f}" + ("" if r <= goal else " !") + ("" if r_min is None else f" ({r_min:.2f})")
 
 
 def table_rows(report: dict) -> tuple[list[str], list[list[str]], list[str], list[list[str]]]:
@@ -389,12 +407,13 @@ def table_rows(report: dict) -> tuple[list[str], list[list[str]], list[str], lis
             "manual/floor"]
     rows = []
     for r in report["results"]:
-        t, q = {c: v["median_s"] for c, v in r["timings"].items()}, r["ratios"]
+        t, q, qm = {c: v["median_s"] for c, v in r["timings"].items()}, r["ratios"], r["ratios_of_minima"]
         rows.append([
             f"{r['size']} {'-'.join(map(str, r['widths']))} B={r['batch']}", r["dtype"],
             _fmt(t["manual"]), _fmt(t["torch"]), _fmt(t["jax"]),
-            _ratio(q["manual/torch"], GOAL_FRAMEWORKS), _ratio(q["manual/jax"], GOAL_FRAMEWORKS),
-            _fmt(t["floor"]) if "floor" in t else "", _ratio(q.get("manual/floor"), GOAL_FLOOR),
+            _ratio(q["manual/torch"], GOAL_FRAMEWORKS, qm["manual/torch"]),
+            _ratio(q["manual/jax"], GOAL_FRAMEWORKS, qm["manual/jax"]),
+            _fmt(t["floor"]) if "floor" in t else "", _ratio(q.get("manual/floor"), GOAL_FLOOR, qm.get("manual/floor")),
         ])
     mhead = ["dtype", "manual_bp peak RSS rise", "torch peak RSS rise", "manual/torch",
              "manual_bp tracemalloc peak"]
@@ -410,12 +429,15 @@ def print_report(report: dict) -> None:
     m = report["machine"]
     title = (f"gradient call, median of {report['config']['repeats']} repeats — {HIDDEN} hidden, {OUTPUT} "
              f"output, loss {LOSS}; goals: manual/framework ≤ {GOAL_FRAMEWORKS}, manual/floor ≤ {GOAL_FLOOR} "
-             "(! = missed)")
+             "(! = missed); in brackets the ratio of the fastest repeats")
     mtitle = "peak memory of one large gradient call (fresh subprocess; see benchmarks/backprop.py)"
     footer = (f"{m['cpu_model']}, {m['cpus_usable']} usable cores; numpy {m['numpy']} "
-              f"({m['numpy_blas']['name']} {m['numpy_blas']['version']}, {m['numpy_blas_threads']} threads), "
+              f"({m['numpy_blas']['name']} {m['numpy_blas']['version']}, core {m['numpy_blas_runtime']['core']}, "
+              f"{m['numpy_blas_runtime']['threads']} threads), "
               f"torch {m['torch']} ({m['torch_threads']} threads), jax {m['jax']}; "
-              f"OPENBLAS_CORETYPE={m['env']['OPENBLAS_CORETYPE']}")
+              f"threads: {report['config']['threads']}; OPENBLAS_CORETYPE={m['env']['OPENBLAS_CORETYPE']}; "
+              f"load average {m['load_average_1_5_15min']['start'][0]:.1f} at start, "
+              f"{m['load_average_1_5_15min']['end'][0]:.1f} at end")
     try:
         from rich.console import Console
         from rich.table import Table
@@ -472,11 +494,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="repeats per contender (default 21; 5 quick)")
     parser.add_argument("--quick", action="store_true", help="few, short repeats: a smoke run, noisy")
     parser.add_argument("--markdown", action="store_true", help="also print the tables as Markdown")
+    parser.add_argument("--single-thread", action="store_true",
+                        help="one thread for OpenBLAS, torch and XLA alike (default: each library's own)")
     parser.add_argument("--memory-child", nargs=2, metavar=("CONTENDER", "DTYPE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child:
         print(json.dumps(_memory_child(*args.memory_child)))
         return 0
+    if args.single_thread and os.environ.get(_SINGLE_THREAD_MARK) != "1":
+        # Thread pools are sized when the libraries load, and NumPy already has: start again with
+        # the environment set (the same process image, the same arguments).
+        os.execve(sys.executable, [sys.executable, "-m", "benchmarks.backprop", *(argv or sys.argv[1:])],
+                  {**os.environ, **_SINGLE_THREAD_ENV, _SINGLE_THREAD_MARK: "1"})
     repeats = args.repeats or (5 if args.quick else 21)
     if repeats < 1:
         parser.error("--repeats must be at least 1")
