@@ -17,7 +17,7 @@ _U_REF = {"ground_truth": 0.0, "torch": tol.unit_roundoff(np.float64), "jax": to
           "bpcheck_float64": tol.unit_roundoff(np.float64)}
 
 
-def _reference_grads(case: Case, names: Sequence[str] | None) -> list[tuple[str, list]]:
+def _reference_grads(case: Case, names: Sequence[str] | None, device: str = "cpu") -> list[tuple[str, list]]:
     """Each available reference's gradients on the case widened to float64 (the values are exact)."""
     wide = case.astype(np.float64)
     out: list[tuple[str, list]] = []
@@ -26,11 +26,12 @@ def _reference_grads(case: Case, names: Sequence[str] | None) -> list[tuple[str,
     except ImportError:
         references = None  # type: ignore[assignment]
     for name in names if names is not None else PRIMARY_ORDER:
-        if references is None or not references.available(name):
+        where = device if name in ("torch", "jax") else "cpu"
+        if references is None or not references.available(name, where):
             continue
         try:
             grads = references.gradients(wide.params, wide.x, wide.y, list(wide.activations), wide.loss,
-                                         backend=name)
+                                         backend=name, **({"device": where} if where != "cpu" else {}))
         except Exception:  # noqa: BLE001 - an oracle that fails is left out of the explanation
             continue
         out.append((name, grads))
@@ -40,7 +41,7 @@ def _reference_grads(case: Case, names: Sequence[str] | None) -> list[tuple[str,
 
 
 def explain(fn: Callable[..., Any], case: Case, fault: _judge.Fault, *,
-            references: Sequence[str] | None = None, target: str = "candidate") -> Any:
+            references: Sequence[str] | None = None, target: str = "candidate", device: str = "cpu") -> Any:
     from bpcheck.check import Counterexample
 
     analysis = tol.analyse(case)
@@ -48,7 +49,7 @@ def explain(fn: Callable[..., Any], case: Case, fault: _judge.Fault, *,
     table: list[dict[str, Any]] = []
     primary: str | None = None
     structured = exc is None and _judge._structure(got, case) is None
-    refs = _reference_grads(case, references)
+    refs = _reference_grads(case, references, device)
     if structured:
         for name, R in refs:
             for l, (pair, rpair, bpair) in enumerate(zip(got, R, analysis.grad_bounds, strict=True), start=1):

@@ -115,14 +115,15 @@ def _search(fn: Callable[..., Any], strategy: Any, examples: int, seed: int,
 
 def check(fn: Callable[..., Any], *, examples: int = 500, seed: int = 0,
           dtypes: Sequence[str] = DTYPES, references: Sequence[str] | None = None,
-          target: str = "candidate") -> Verdict:
+          target: str = "candidate", device: str = "cpu") -> Verdict:
     """Search for a case where ``fn`` breaks the contract; shrink it; explain it.
 
     ``fn(params, x, y, activations, loss) -> [(dW, db), ...]``. First one corner case per
     activation × loss × dtype × (kinks, extreme regime) is judged, then ``examples`` random cases
     drawn by Hypothesis. A failing corner is shrunk by a search restricted to its activation, loss,
     dtype and regime. ``seed`` makes the run reproducible; ``dtypes``: which of float32/float64 to
-    try; ``references``: the backends that explain a counterexample (default: all available).
+    try; ``references``: the backends that explain a counterexample (default: all available);
+    ``device``: where the torch and jax references run for that explanation ("cpu" or "cuda").
     """
     if not isinstance(examples, int) or examples < 1:
         raise ValueError(f"examples must be an integer ≥ 1, got {examples!r}")
@@ -147,13 +148,13 @@ def check(fn: Callable[..., Any], *, examples: int = 500, seed: int = 0,
     if found is None:
         return Verdict(True, state["count"], seed, time.perf_counter() - start)
     case, fault = found
-    cex = explain(fn, case, fault, references=references, target=target)
+    cex = explain(fn, case, fault, references=references, target=target, device=device)
     return Verdict(False, state["count"], seed, time.perf_counter() - start, cex)
 
 
 def explain(fn: Callable[..., Any], case: Case, fault: _judge.Fault, *,
-            references: Sequence[str] | None = None, target: str = "candidate") -> Counterexample:
+            references: Sequence[str] | None = None, target: str = "candidate", device: str = "cpu") -> Counterexample:
     """The minimal case against every reference: the contract's mismatches and a full table."""
     from bpcheck import _explain
 
-    return _explain.explain(fn, case, fault, references=references, target=target)
+    return _explain.explain(fn, case, fault, references=references, target=target, device=device)

@@ -28,6 +28,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repro", metavar="PATH",
                         help="where to write the repro script of a counterexample "
                              "(default manual-bp-repro-FUNCTION.py in the current directory)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where the torch and jax references run when explaining a counterexample")
     parser.set_defaults(run=main)
 
 
@@ -89,9 +91,15 @@ def main(args: argparse.Namespace) -> int:
         parent = Path(args.json).resolve().parent
         if not parent.is_dir():
             raise UsageError(f"--json: directory {parent} does not exist")
+    if args.device == "cuda":
+        import references
+
+        if not any(references.available(b, "cuda") for b in ("torch", "jax")):
+            raise UsageError("--device cuda: neither torch nor jax can use a CUDA device here")
     fn = load_target(args.target)
     dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
-    verdict = check(fn, examples=args.examples, seed=args.seed, dtypes=dtypes, target=args.target)
+    verdict = check(fn, examples=args.examples, seed=args.seed, dtypes=dtypes, target=args.target,
+                    device=args.device)
     repro_path = None
     if verdict.counterexample is not None:
         name = args.target.rpartition(":")[2]
