@@ -34,7 +34,8 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 class Activation(NamedTuple):
-    """σ and its backward rule. ``backward(z, a, g)`` returns δ = (∂a/∂z)ᵀ g for a batch (B, n)."""
+    """σ and its backward rule: ``backward(z, a, g)``, given a = σ(z) from the forward pass, returns
+    δ = (∂a/∂z)ᵀ g for a batch (B, n)."""
 
     name: str
     value: Callable[[Array], Array]
