@@ -12,10 +12,14 @@ layers below l are computed once, and all perturbations of one layer run as one 
 pass from z⁽ˡ⁾ upwards (a stack of networks on a leading axis, chunked to bound memory).
 ``deltas`` perturbs z⁽ˡ⁾_bi itself, giving δ⁽ˡ⁾ = ∂J/∂z⁽ˡ⁾.
 
-Kinks: a difference that straddles a kink (relu, leaky_relu at z = 0, l1 at a = y, huber's second
-derivative at |r| = 1) returns a weighted average of the one-sided slopes, e.g. ½ for relu′ at
-z = 0 exactly, not the contract's subgradient 0. That is what a finite difference means there;
-compare finite differences only on cases whose kinks are farther than h from every z and r.
+Kinks: a plain difference that straddles a kink (relu, leaky_relu and elu at z = 0, l1 at a = y)
+returns a weighted average of the one-sided slopes, e.g. ½ for relu′ at z = 0 exactly, not the
+contract's subgradient. So the differences are taken on the *active piece*: each piecewise function
+keeps the branch its unperturbed argument selects (z > 0 or not; the sign of a − y, 0 where a = y),
+and only the smooth piece is differenced. Away from kinks that is the plain central difference; near
+one it is the one-sided derivative of the piece the point lies on (exact, where the plain difference
+would blur); exactly on one it follows the contract: relu′(0) = 0, leaky_relu′(0) = 0.01, elu′(0) = 1,
+and l1's subgradient 0 at a = y. Huber is differentiable (its derivative is continuous at |r| = 1).
 """
 
 from __future__ import annotations
@@ -31,6 +35,27 @@ STEP = np.finfo(ld.LD).eps ** (ld.LD(1) / 3)
 _CHUNK_ELEMENTS = 1 << 20
 
 
+_PIECEWISE = ("relu", "leaky_relu", "elu")
+
+
+def _on_piece(name: str, z: Array, base: Array) -> Array:
+    """σ(z) on the piece that the unperturbed ``base`` selects (z > 0 or not), for relu/leaky/elu."""
+    up = base > 0
+    if name == "relu":
+        return np.where(up, z, 0)
+    if name == "leaky_relu":
+        return np.where(up, z, ld.LEAK * z)
+    return np.where(up, z, np.expm1(np.minimum(z, 1)))  # elu; the clip only keeps e^z finite off-piece
+
+
+def _loss_on_piece(loss: str, a: Array, y: Array, base_a: Array) -> Array:
+    """J with l1's |a − y| kept on the piece of the unperturbed sign (0 where a = y): sign(r₀)·r."""
+    if loss != "l1":
+        return ld.loss_value(loss, a, y)
+    r = (a - y) * np.sign(base_a - y)
+    return np.sum(r, axis=(-2, -1)) / (a.shape[-2] * a.shape[-1])
+
+
 def _loss_from(
     l: int,
     z: Array,
@@ -38,13 +63,22 @@ def _loss_from(
     y: Array,
     activations: Sequence[str],
     loss: str,
+    base: tuple[list[Array], list[Array]],
 ) -> Array:
-    """J for a stack of perturbed z⁽ˡ⁾ (P, B, n_l) (0-based l), forward to the loss; shape (P,)."""
-    a = ld.activation(activations[l], z)
+    """J for a stack of perturbed z⁽ˡ⁾ (P, B, n_l) (0-based l), forward to the loss; shape (P,).
+
+    ``base`` = (z's, a's) of the unperturbed forward pass: it fixes the piece of every kink."""
+    zs, acts = base
+
+    def act(k: int, zk: Array) -> Array:
+        name = activations[k]
+        return _on_piece(name, zk, zs[k]) if name in _PIECEWISE else ld.activation(name, zk)
+
+    a = act(l, z)
     for k in range(l + 1, len(params)):
         W, b = params[k]
-        a = ld.activation(activations[k], np.einsum("pbm,nm->pbn", a, W) + b)
-    return ld.loss_value(loss, a, y)
+        a = act(k, np.einsum("pbm,nm->pbn", a, W) + b)
+    return _loss_on_piece(loss, a, y, acts[-1])
 
 
 def _differences(
@@ -57,6 +91,7 @@ def _differences(
     y: Array,
     activations: Sequence[str],
     loss: str,
+    base: tuple[list[Array], list[Array]],
 ) -> Array:
     """(J(z + s_p e_{c_p}) − J(z − s_p e_{c_p})) / (2 h_p) for directions p: column c_p of z
     moves by the per-sample shift s_p (P, B); h_p is the parameter step."""
@@ -68,8 +103,8 @@ def _differences(
         c, s = cols[lo : lo + chunk], shifts[lo : lo + chunk]
         bump = np.zeros((len(c), batch, n), dtype=ld.LD)
         bump[np.arange(len(c)), :, c] = s
-        j_plus = _loss_from(l, z + bump, params, y, activations, loss)
-        j_minus = _loss_from(l, z - bump, params, y, activations, loss)
+        j_plus = _loss_from(l, z + bump, params, y, activations, loss, base)
+        j_minus = _loss_from(l, z - bump, params, y, activations, loss, base)
         out[lo : lo + chunk] = (j_plus - j_minus) / (2 * steps[lo : lo + chunk])
     return out
 
@@ -97,7 +132,8 @@ def gradients(
         a_cols = acts[l][:, np.tile(np.arange(n_in), n_out)].T  # (n_out·n_in, B): a⁽ˡ⁻¹⁾_{:,j}
         cols = np.concatenate([rows, np.arange(n_out)])
         shifts = np.concatenate([h_w[:, None] * a_cols, np.repeat(h_b[:, None], batch, axis=1)])
-        d = _differences(l, zs[l], cols, shifts, np.concatenate([h_w, h_b]), p, y_ld, activations, loss)
+        d = _differences(l, zs[l], cols, shifts, np.concatenate([h_w, h_b]), p, y_ld, activations, loss,
+                         (zs, acts))
         grads.append((d[: n_out * n_in].reshape(n_out, n_in).astype(np.float64), d[n_out * n_in :].astype(np.float64)))
     return grads
 
@@ -111,7 +147,7 @@ def deltas(
 ) -> list[np.ndarray]:
     """δ⁽ˡ⁾ = ∂J/∂z⁽ˡ⁾ (B, n_l), l = 1..L, by central differences in z⁽ˡ⁾_bi, as float64 arrays."""
     p, (x_ld, y_ld) = ld.to_longdouble(params, x, y)
-    zs, _ = ld.forward(p, x_ld, activations)
+    zs, acts = ld.forward(p, x_ld, activations)
     out = []
     for l, z in enumerate(zs):
         batch, n = z.shape
@@ -119,6 +155,6 @@ def deltas(
         shifts = np.zeros((batch * n, batch), dtype=ld.LD)
         shifts[np.arange(batch * n), np.repeat(np.arange(batch), n)] = h
         cols = np.tile(np.arange(n), batch)
-        d = _differences(l, z, cols, shifts, h, p, y_ld, activations, loss)
+        d = _differences(l, z, cols, shifts, h, p, y_ld, activations, loss, (zs, acts))
         out.append(d.reshape(batch, n).astype(np.float64))
     return out

@@ -83,25 +83,17 @@ def test_manual_bp_matches_jax(case: Case) -> None:
     assert_deltas_close(d_mine, d_theirs, analysis, u_ref=analysis.u, names=("manual_bp", "jax"), case=case)
 
 
-@given(cases(dtypes=["float64"], regimes=["simple", "default"], max_depth=3, max_width=5, max_batch=4))
+@with_corners
+@given(cases(dtypes=["float64"], regimes=["simple", "default", "kinks"], max_depth=3, max_width=5, max_batch=4))
 def test_manual_bp_matches_finite_differences(case: Case) -> None:
-    """Central differences straddle kinks (they average the one-sided slopes), so away from kinks only:
-    the comparison is scaled, ‖G − FD‖∞ ≤ 1e-6 · max(1, ‖FD‖∞)."""
-    for act, z in zip(case.activations, _zs(case), strict=True):
-        if act in ("relu", "leaky_relu", "elu"):
-            assume(np.min(np.abs(z)) > 1e-3)
-    if case.loss in ("l1", "huber"):
-        a = manual_bp.forward(case.params, case.x, list(case.activations)).activations[-1]
-        r = np.abs(a - case.y)
-        assume(np.min(r) > 1e-3 and (case.loss == "l1" or np.min(np.abs(r - 1)) > 1e-3))
+    """Central differences of the active piece (kinks included: they follow the contract there), scaled:
+    ‖G − FD‖∞ ≤ 1e-6 · max(1, ‖FD‖∞) per array: FD's truncation error is O(h²) with h ≈ 5e-7·max(1, |θ|)."""
+    if case.dtype != np.float64:
+        return  # the corner examples include float32 cases; FD is a float64 check
     fd = _ref(case, "finite_diff")
     for (gW, gb), (fW, fb) in zip(_grads(case), fd, strict=True):
         for g, f in ((gW, fW), (gb, fb)):
             assert np.max(np.abs(g - f)) <= 1e-6 * max(1.0, float(np.max(np.abs(f)))), case.describe()
-
-
-def _zs(case: Case) -> list:
-    return manual_bp.forward(case.params, case.x, list(case.activations)).zs
 
 
 @needs_torch

@@ -57,10 +57,20 @@ def test_activation_slope_at_zero_is_the_contracts(backend: str, activation: str
     assert db1[1] == 3 and list(dW1[1]) == [3, 6]  # the unit away from its kink
 
 
-def test_finite_differences_average_the_one_sided_slopes_at_a_kink() -> None:
-    """Documented in references.finite_diff: at z = 0 exactly, relu′ comes out as ½(0 + 1)."""
-    (dW1, db1), _ = grads_of("finite_diff", *kink_net("relu"), np.float64)
-    assert abs(db1[0] - 3.0) <= 1e-6  # exactly 3 + h: one side has slope 6, the other 0
+@pytest.mark.parametrize(("activation", "slope"), [("relu", 0.0), ("leaky_relu", 0.01), ("elu", 1.0)])
+def test_finite_differences_follow_the_contract_at_a_kink(activation: str, slope: float) -> None:
+    """references.finite_diff differences the active piece: at z = 0 exactly it gives the contract's
+    slope, not the ½(0 + 1) average a plain central difference straddling relu's kink would give."""
+    (dW1, db1), _ = grads_of("finite_diff", *kink_net(activation), np.float64)
+    assert abs(db1[0] - 6 * slope) <= 1e-9 and abs(dW1[0, 1] - 12 * slope) <= 1e-9
+    assert abs(db1[1] - 3) <= 1e-9
+
+
+def test_finite_differences_follow_l1s_subgradient_at_a_equal_y() -> None:
+    params = [([[1, 1], [1, 0]], [-3, 0])]
+    ((dW, db),) = grads_of("finite_diff", params, [[1, 2]], [[0, 0]], ["identity"], "l1", np.float64)
+    np.testing.assert_allclose(db, [0, 0.5], atol=1e-9)
+    np.testing.assert_allclose(dW, [[0, 0], [0.5, 1]], atol=1e-9)
 
 
 # ---------------------------------------------------------------- l1 at a = y, huber at |r| = 1
