@@ -25,7 +25,7 @@ def format_verdict(verdict: Verdict, target: str, repro_path: str | None) -> str
         by_pair: dict[tuple[int, str], dict[str, dict]] = {}
         for row in c.table:
             by_pair.setdefault((row["layer"], row["param"]), {})[row["reference"]] = row
-        lines += ["", "  max abs error against each reference (✗: beyond the tolerance of the primary reference)",
+        lines += ["", "  max abs error against each reference (✗: beyond the tolerance)",
                   "  " + f"{'layer':>5}  {'param':<5}  {'tolerance':>10}" + "".join(f"  {r:>16}" for r in refs)]
         for (layer, param), rows in by_pair.items():
             first = rows[refs[0]] if refs[0] in rows else next(iter(rows.values()))
