@@ -23,9 +23,10 @@ whose gradient −y·sigmoid(−a) + (1 − y)·sigmoid(a) is sigmoid(a) − y w
 max(a, 0) − a·y + log1p(e^{−|a|}) has the wrong gradient at a = 0 under JAX's max/abs ties), and
 cross-entropy = −Σ y ⊙ log_softmax(a) / B.
 
-Performance: one ``jax.jit`` per (activations, loss, precision), serving both ``gradients`` and
-``deltas``; jit's own cache compiles it once per shape, dtype and device. ``compile_count()``
-counts those compilations (traces). A cached call costs tens of microseconds on small nets.
+Performance: one ``jax.jit`` per (activations, loss, precision, shapes, dtype, device), compiled on
+first use and kept in a bounded LRU (``CACHE_SIZE``), serving both ``gradients`` and ``deltas``.
+``compile_count()`` counts the compilations (traces). A cached call costs tens of microseconds on
+small nets.
 """
 
 from __future__ import annotations
@@ -104,10 +105,17 @@ LOSSES: dict[str, Callable[[Array, Array], Array]] = {
 }
 
 
-@functools.cache
-def _compiled(activations: tuple[str, ...], loss: str, highest: bool) -> Any:
-    """The jitted (∂J/∂params, ∂J/∂shifts) for one network signature; jit's own cache then
-    compiles once per shape, dtype and device. One function serves ``gradients`` and ``deltas``."""
+# Compiled executables are kept per full signature in a bounded LRU: each entry is its own jit
+# function holding one executable, dropped with it on eviction. An unbounded cache (jit's own, per
+# function) grows with every new shape a long run draws until XLA cannot map more code ("LLVM
+# compilation error: Cannot allocate memory", seen after ~1,000 random shapes in one process).
+CACHE_SIZE = 256
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _compiled(activations: tuple[str, ...], loss: str, highest: bool, signature: tuple[Any, ...]) -> Any:
+    """The jitted (∂J/∂params, ∂J/∂shifts) for one network signature (shapes, dtype and device in
+    ``signature``): compiled once, on first use. One function serves ``gradients`` and ``deltas``."""
     precision = jax.lax.Precision.HIGHEST if highest else None
 
     def cost(params: Any, shifts: Any, x: Array, y: Array) -> Array:
@@ -140,9 +148,10 @@ def _device(device: str) -> Any:
 
 def _run(problem: Problem, device: str, allow_tf32: bool) -> Any:
     """(grads of the params, δ⁽¹⁾..δ⁽ᴸ⁾ as the grads of zero shifts s⁽ˡ⁾ added to z⁽ˡ⁾)."""
-    fn = _compiled(problem.activations, problem.loss, not allow_tf32)
     params = [(W, b) for W, b in problem.params]
     x, y = problem.x, problem.y
+    signature = (tuple(W.shape for W, _ in params), x.shape, str(x.dtype), device)
+    fn = _compiled(problem.activations, problem.loss, not allow_tf32, signature)
     shifts = [np.zeros((x.shape[0], W.shape[0]), x.dtype) for W, _ in params]
     dev = _device(device)
     if dev is not None:
