@@ -45,7 +45,7 @@ def explain(fn: Callable[..., Any], case: Case, fault: _judge.Fault, *,
     from bpcheck.check import Counterexample
 
     analysis = tol.analyse(case)
-    got, exc = _judge.call_candidate(fn, case)
+    got, exc, _ = _judge.call_candidate(fn, case)
     table: list[dict[str, Any]] = []
     primary: str | None = None
     structured = exc is None and _judge._structure(got, case) is None

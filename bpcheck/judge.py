@@ -35,15 +35,17 @@ class Fault(NamedTuple):
     mismatches: list[tol.Mismatch]
 
 
-def call_candidate(fn: Callable[..., Any], case: Case) -> tuple[Any, BaseException | None]:
-    """Call ``fn`` on fresh copies of the case, silencing NumPy's warnings (a warning is no verdict)."""
+def call_candidate(fn: Callable[..., Any], case: Case) -> tuple[Any, BaseException | None, Case]:
+    """Call ``fn`` on fresh copies of the case, silencing NumPy's warnings (a warning is no verdict).
+
+    Returns (its output or None, the exception it raised or None, the copies it was given)."""
     c = case.copy()
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            return fn(c.params, c.x, c.y, list(c.activations), c.loss), None
+            return fn(c.params, c.x, c.y, list(c.activations), c.loss), None, c
     except Exception as exc:  # noqa: BLE001 - any failure of the candidate is a verdict
-        return None, exc
+        return None, exc, c
 
 
 def summarise_exception(exc: BaseException) -> str:
@@ -86,12 +88,8 @@ def _mutated(before: Case, after: Case) -> str | None:
 
 def judge(fn: Callable[..., Any], case: Case, analysis: tol.Analysis) -> Fault | None:
     """The first fault of ``fn`` on ``case`` (see the table above), or None if it passes."""
-    c = case.copy()
-    try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            out = fn(c.params, c.x, c.y, list(c.activations), c.loss)
-    except Exception as exc:  # noqa: BLE001
+    out, exc, c = call_candidate(fn, case)
+    if exc is not None:
         return Fault("exception", summarise_exception(exc), [])
     fault = _structure(out, case)
     if fault:
@@ -99,7 +97,7 @@ def judge(fn: Callable[..., Any], case: Case, analysis: tol.Analysis) -> Fault |
     where = _mutated(case, c)
     if where:
         return Fault("mutated_input", where, [])
-    again, exc = call_candidate(fn, case)
+    again, exc, _ = call_candidate(fn, case)
     if exc is not None:
         return Fault("inconsistent", f"the same call raised the second time: {summarise_exception(exc)}", [])
     if _structure(again, case) is not None:
