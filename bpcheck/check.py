@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import seed as hypothesis_seed
+from hypothesis.errors import Unsatisfiable
 
 from bpcheck import judge as _judge
 from bpcheck import tolerance as tol
@@ -110,6 +111,10 @@ def _search(fn: Callable[..., Any], strategy: Any, examples: int, seed: int,
         hypothesis_seed(seed)(search)()
     except _Failed:
         return state["last"]
+    except Unsatisfiable:
+        # a restricted search (say float32 in the extreme regime) may find too few cases it can
+        # resolve; nothing failed, and the caller falls back to the case it already has
+        return None
     return None
 
 
