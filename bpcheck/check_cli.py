@@ -51,13 +51,13 @@ def load_target(spec: str) -> Callable[..., Any]:
         try:
             sys.modules[module_name] = module
             spec_obj.loader.exec_module(module)
-        except Exception as exc:  # noqa: BLE001 - the user's module failed to import
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's module failed to import
             raise UsageError(f"cannot import {path}: {type(exc).__name__}: {exc}") from None
     else:
         sys.path.insert(0, os.getcwd())
         try:
             module = importlib.import_module(path)
-        except Exception as exc:  # noqa: BLE001
+        except (Exception, SystemExit) as exc:  # noqa: BLE001
             raise UsageError(f"cannot import module {path!r}: {type(exc).__name__}: {exc}") from None
     if not hasattr(module, name):
         raise UsageError(f"{path} has no attribute {name!r}")

@@ -44,7 +44,7 @@ def call_candidate(fn: Callable[..., Any], case: Case) -> tuple[Any, BaseExcepti
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             return fn(c.params, c.x, c.y, list(c.activations), c.loss), None, c
-    except Exception as exc:  # noqa: BLE001 - any failure of the candidate is a verdict
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of the candidate is a verdict
         return None, exc, c
 
 

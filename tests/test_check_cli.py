@@ -108,18 +108,23 @@ def _returns_none(params, x, y, activations, loss):
     return None
 
 
+def _exits(params, x, y, activations, loss):
+    raise SystemExit(3)
+
+
 @pytest.mark.parametrize(("fn", "kind", "words"), [
     (_raises, "exception", "ZeroDivisionError: division by zero in my backprop"),
     (_returns_nan, "non_finite", "nan"),
     (_returns_list_of_lists, "shape", "expected a numpy array"),
     (_returns_none, "shape", "got NoneType"),
+    (_exits, "exception", "SystemExit: 3"),
 ])
 def test_faulty_candidates_get_a_verdict_not_a_crash(fn, kind: str, words: str) -> None:
     verdict = check(fn, examples=20, references=["ground_truth"])
     assert not verdict.passed
     assert verdict.counterexample.kind == kind
     assert words in verdict.counterexample.message
-    if kind == "exception":
+    if fn is _raises:
         assert "helper_that_fails" in verdict.counterexample.message  # the candidate's own traceback, summarised
     assert verdict.counterexample.case.depth == 1  # shrunk to the smallest network
 
