@@ -136,6 +136,7 @@ def check(fn: Callable[..., Any], *, examples: int = 500, seed: int = 0,
     if bad or not dtypes:
         raise ValueError(f"dtypes must be a non-empty subset of {DTYPES}, got {list(dtypes)}")
     start = time.perf_counter()
+    _judge.reset_deadline()
     state: dict[str, Any] = {"count": 0, "last": None}
     found = None
     for case, restriction in corner_cases(dtypes, seed):

@@ -4,7 +4,7 @@ The faults, in the order they are looked for (the first found is the verdict's `
 
 | kind | the candidate … |
 |---|---|
-| ``exception`` | raised (its own traceback is summarised) |
+| ``exception`` | raised (its own traceback is summarised), or did not return within ``CALL_TIMEOUT_S`` |
 | ``shape`` | returned the wrong number of layers or pairs, non-arrays, or arrays of the wrong shapes |
 | ``dtype`` | returned arrays of another dtype than the inputs' |
 | ``mutated_input`` | modified params, x or y in place |
@@ -15,9 +15,12 @@ The faults, in the order they are looked for (the first found is the verdict's `
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -35,16 +38,56 @@ class Fault(NamedTuple):
     mismatches: list[tol.Mismatch]
 
 
+# A call that has not returned after this many seconds is a fault of kind "exception" (a candidate
+# stuck in a loop must not hang the tool). Enforced with SIGALRM, so on the main thread of a POSIX
+# process and between Python bytecodes: a single long NumPy operation finishes first.
+CALL_TIMEOUT_S = 30.0
+# After one call has timed out, shrinking replays many cases that will time out too: they get this
+# shorter deadline for the rest of the check (reset by ``reset_deadline``).
+SHRINK_TIMEOUT_S = 1.0
+_state = {"timed_out": False}
+
+
+def reset_deadline() -> None:
+    _state["timed_out"] = False
+
+
+class CandidateTimeout(Exception):
+    """The candidate did not return within CALL_TIMEOUT_S."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable or seconds <= 0:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise CandidateTimeout(f"the call did not return within {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def call_candidate(fn: Callable[..., Any], case: Case) -> tuple[Any, BaseException | None, Case]:
     """Call ``fn`` on fresh copies of the case, silencing NumPy's warnings (a warning is no verdict).
 
     Returns (its output or None, the exception it raised or None, the copies it was given)."""
     c = case.copy()
     try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
+        limit = min(CALL_TIMEOUT_S, SHRINK_TIMEOUT_S) if _state["timed_out"] else CALL_TIMEOUT_S
+        with warnings.catch_warnings(), np.errstate(all="ignore"), _deadline(limit):
             warnings.simplefilter("ignore")
             return fn(c.params, c.x, c.y, list(c.activations), c.loss), None, c
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of the candidate is a verdict
+        if isinstance(exc, CandidateTimeout):
+            _state["timed_out"] = True
         return None, exc, c
 
 

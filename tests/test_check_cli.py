@@ -112,6 +112,20 @@ def _exits(params, x, y, activations, loss):
     raise SystemExit(3)
 
 
+def test_a_candidate_that_never_returns_gets_a_verdict(monkeypatch) -> None:
+    from bpcheck import judge
+
+    monkeypatch.setattr(judge, "CALL_TIMEOUT_S", 0.2)
+
+    def spins(params, x, y, activations, loss):
+        while True:
+            pass
+
+    verdict = check(spins, examples=5, references=["ground_truth"])
+    assert not verdict.passed and verdict.counterexample.kind == "exception"
+    assert "did not return within 0.2 s" in verdict.counterexample.message
+
+
 @pytest.mark.parametrize(("fn", "kind", "words"), [
     (_raises, "exception", "ZeroDivisionError: division by zero in my backprop"),
     (_returns_nan, "non_finite", "nan"),
