@@ -17,8 +17,10 @@ _U_REF = {"ground_truth": 0.0, "torch": tol.unit_roundoff(np.float64), "jax": to
           "bpcheck_float64": tol.unit_roundoff(np.float64)}
 
 
-def _reference_grads(case: Case, names: Sequence[str] | None, device: str = "cpu") -> list[tuple[str, list]]:
-    """Each available reference's gradients on the case widened to float64 (the values are exact)."""
+def _reference_grads(case: Case, analysis: tol.Analysis, names: Sequence[str] | None,
+                     device: str = "cpu") -> list[tuple[str, list]]:
+    """Each available reference's gradients on the case widened to float64 (the values are exact),
+    then the search's own float64 truth from ``analysis``."""
     wide = case.astype(np.float64)
     out: list[tuple[str, list]] = []
     try:
@@ -35,7 +37,6 @@ def _reference_grads(case: Case, names: Sequence[str] | None, device: str = "cpu
         except Exception:  # noqa: BLE001 - an oracle that fails is left out of the explanation
             continue
         out.append((name, grads))
-    analysis = tol.analyse(case)
     out.append(("bpcheck_float64", analysis.grads))  # the search's own truth, always there
     return out
 
@@ -49,7 +50,7 @@ def explain(fn: Callable[..., Any], case: Case, fault: _judge.Fault, *,
     table: list[dict[str, Any]] = []
     primary: str | None = None
     structured = exc is None and _judge._structure(got, case) is None
-    refs = _reference_grads(case, references, device)
+    refs = _reference_grads(case, analysis, references, device)
     if structured:
         for name, R in refs:
             for l, (pair, rpair, bpair) in enumerate(zip(got, R, analysis.grad_bounds, strict=True), start=1):
