@@ -33,7 +33,7 @@ TF32_UNIT_ROUNDOFF = 2.0 ** -11  # a 10-bit stored significand: what reduced-pre
 Grads = list[tuple[np.ndarray, np.ndarray]]
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}"[:300]
 
@@ -47,7 +47,7 @@ def unavailable(backend: str, device: str) -> str | None:
     return references.unavailable_reason(backend, device if backend in REFERENCES else "cpu")
 
 
-def _compute(backend: str, case: Case, device: str, allow_tf32: bool) -> Grads:
+def compute(backend: str, case: Case, device: str, allow_tf32: bool) -> Grads:
     import references
 
     if backend == "manual_bp":
@@ -146,10 +146,10 @@ def measure_case(case: Case, *, case_id: str, regime: str, device: str = "cpu", 
         "loss": case.loss, "dtype": str(case.dtype), "regime": regime, "status": "ok",
     }
     try:
-        T = _compute("ground_truth", case, "cpu", False)
+        T = compute("ground_truth", case, "cpu", False)
         analysis = analyse(case)
     except Exception as exc:  # the truth failed: nothing can be measured
-        record |= {"status": "error", "message": f"ground truth: {_one_line(exc)}", "backends": {},
+        record |= {"status": "error", "message": f"ground truth: {one_line(exc)}", "backends": {},
                    "agreement": {}}
         return record
     record["scale"] = max(_scale(t) for pair in T for t in pair)
@@ -162,10 +162,10 @@ def measure_case(case: Case, *, case_id: str, regime: str, device: str = "cpu", 
             entries[backend] = {"status": "skipped", "reason": reason}
             continue
         try:
-            G = _compute(backend, case, device, allow_tf32)
+            G = compute(backend, case, device, allow_tf32)
             _check_shapes(G, case, np.dtype(np.float64) if backend == "finite_diff" else case.dtype)
         except Exception as exc:
-            entries[backend] = {"status": "error", "message": _one_line(exc)}
+            entries[backend] = {"status": "error", "message": one_line(exc)}
             continue
         results[backend] = G
         model = None if backend == "finite_diff" else analysis  # FD has truncation error, not roundoff

@@ -96,6 +96,50 @@ def accuracy(report: dict[str, Any]) -> Section:
           "max margin"], rows))
 
 
+def _times(ratio: float | None) -> str:
+    if ratio is None:
+        return "–"
+    return f"{ratio:.2g}×" if ratio < 10 else f"{ratio:,.0f}×"
+
+
+def precision(report: dict[str, Any]) -> Section | None:
+    """The GPU precision section (reports run with --device cuda): pinned against TF32, side by side."""
+    p = report.get("precision")
+    if not p:
+        return None
+    rows_in = p.get("rows", [])
+    pinned = {r["backend"]: number(r.get("max_rel_err")) for r in rows_in
+              if r.get("status") == "ok" and not r["setting"].startswith("allow_tf32")}
+    rows, moved = [], []
+    for r in rows_in:
+        if r.get("status") != "ok":
+            rows.append([r["backend"], r["device"], r["setting"], r.get("status", "–"), "", "", "",
+                         r.get("reason") or r.get("message", "")])
+            continue
+        base, err = pinned.get(r["backend"]), number(r.get("max_rel_err"))
+        ratio = err / base if base and err is not None and base > 0 else None
+        rows.append([r["backend"], r["device"], r["setting"], fmt(r["max_rel_err"]),
+                     _times(ratio), fmt(r.get("margin"), 3),
+                     fmt(r.get("manual_bp_margin"), 3), ""])
+        if r["setting"].startswith("allow_tf32") and ratio is not None:
+            moved.append(f"{r['backend']} {_times(ratio)} (manual_bp margin {fmt(r.get('manual_bp_margin'), 3)})")
+    c = p["case"]
+    lines = [f"One fixed float32 case, {' → '.join(c['activations'])} MLP {'-'.join(map(str, c['widths']))}, batch "
+             f"{c['batch']}, {c['loss']}: relative error of each result against the long-double ground truth "
+             "(max over parameter arrays of max|G − T| / max|T|), its margin against the float32 tolerance "
+             "model, and the margin of correct manual_bp against that result judged as a float32 reference "
+             "(above 1: the false alarm that reduced precision would raise).",
+             "pinned: what the references run by default (torch fp32_precision 'ieee', jax precision HIGHEST). "
+             "allow_tf32: torch with TF32 switched on for cuBLAS and cuDNN, jax at its default precision."]
+    if moved:
+        lines.append("Allowing TF32 moved the error by " + "; ".join(moved) + ".")
+    headers = ["backend", "device", "setting", "max_rel_err", "vs pinned", "margin vs truth",
+               "manual_bp margin as a float32 reference", "note"]
+    if all(r.get("status") == "ok" for r in rows_in):
+        headers, rows = headers[:-1], [row[:-1] for row in rows]
+    return Section("GPU precision: what TF32 does to the references", lines, (headers, rows))
+
+
 def worst_margins(report: dict[str, Any]) -> Section:
     rows = [[m["id"], m["backend"], fmt(m["margin"], 3), where(m)]
             for m in report["summary"]["worst_margins"]]
@@ -198,6 +242,6 @@ def margin_tables(report: dict[str, Any]) -> list[Section]:
 def sections(report: dict[str, Any], run: dict[str, Any]) -> list[Section]:
     """Everything a reader wants first, in order; the per-case tables are the renderers' own."""
     parts = [headline(report, run), most_accurate(report), disagreements(report), regressions(report),
-             unmatched(report), worst_margins(report), accuracy(report), problems(report),
+             unmatched(report), worst_margins(report), accuracy(report), precision(report), problems(report),
              *margin_tables(report), environment(report)]
     return [p for p in parts if p is not None]

@@ -53,6 +53,7 @@ from bpcheck import _report_measure as msr
 from bpcheck._report_html import render_html
 from bpcheck._report_io import dumps, write_all
 from bpcheck._report_markdown import render_markdown
+from bpcheck._report_precision import measure_precision
 from bpcheck._report_summary import summarise
 from bpcheck._report_sweep import Spec, build_sweep, group_by_signature
 from bpcheck._report_sweep import case_id as make_id
@@ -220,6 +221,8 @@ def run_report(out_dir: str | Path = "bp-report", *, baseline: str | Path | None
     started = time.monotonic()
     out = Path(out_dir)
     _validate(out, jobs, seed, device)
+    if device == "cuda":  # each worker process shares the GPU: jax must not take 75 % of its memory up front
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     old = cmp.load_baseline(baseline) if baseline is not None else None
     try:
         specs = build_sweep(quick=quick, activations=activations, losses=losses, dtypes=dtypes)
@@ -237,6 +240,7 @@ def run_report(out_dir: str | Path = "bp-report", *, baseline: str | Path | None
         if bar:
             bar[0].stop()
     ran_refs = any(b in msr.REFERENCES and b not in skip for b in backends)
+    extra = {"precision": measure_precision(device, skip)} if device == "cuda" else {}
     env = collect_environment(device) | {
         "sweep": "quick" if quick else "default", "seed": seed, "quick": quick, "allow_tf32": allow_tf32,
         "reduced_precision": bool(allow_tf32 and ran_refs),
@@ -244,7 +248,7 @@ def run_report(out_dir: str | Path = "bp-report", *, baseline: str | Path | None
                     "dtypes": dtypes and list(dtypes)},
     }
     return _finish(records, out, env, old, str(baseline) if baseline is not None else None, plots,
-                   time.monotonic() - started)
+                   time.monotonic() - started, extra)
 
 
 def collect_environment(device: str = "cpu") -> dict[str, Any]:
@@ -255,9 +259,11 @@ def collect_environment(device: str = "cpu") -> dict[str, Any]:
 
 
 def _finish(records: list[dict[str, Any]], out: Path, env: dict[str, Any], old: dict[str, Any] | None,
-            baseline_path: str | None, plots: bool, elapsed: float | None) -> ReportResult:
+            baseline_path: str | None, plots: bool, elapsed: float | None,
+            extra: dict[str, Any] | None = None) -> ReportResult:
     compared = cmp.compare(old, records, env, baseline_path or "") if old is not None else None
     report = {"schema": SCHEMA, "environment": env, "summary": summarise(records, compared), "cases": records}
+    report |= extra or {}
     run = {"elapsed_s": None if elapsed is None else round(elapsed, 1)}
     files = {"report.json": dumps(report), "report.md": render_markdown(report, run),
              "report.html": render_html(report, run, plots=plots)}  # all rendered before any is written

@@ -11,15 +11,16 @@ Each contract name maps to the torch op that defines it: ``F.relu``, ``F.leaky_r
 ``F.softplus`` returns z itself above its ``threshold=20`` (derivative 1 instead of 1 − 2e-9).
 
 Torch's own kinks are the contract's: relu′(0) = 0, leaky_relu′(0) = 0.01, elu′(0) = 1 and l1's
-sign(0) = 0 (pinned by tests). Computation runs in the input dtype. Unless ``allow_tf32=True``,
-each call pins full float32 precision (no TF32 in matmul or cuDNN, float32 matmul precision
-"highest") and restores the previous global settings on return.
+sign(0) = 0 (pinned by tests). Computation runs in the input dtype. Each call pins full float32
+precision (IEEE float32 in cuBLAS, cuDNN and oneDNN), or with ``allow_tf32=True`` switches TF32 on
+for cuBLAS matmuls and cuDNN, and restores the previous global settings on return (see _precision).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
@@ -67,26 +68,77 @@ def device_problem(device: str) -> str | None:
     return None
 
 
+_KNOBS = {  # name → (module path under torch.backends, setting when TF32 is allowed; None: leave as found)
+    "cuda_matmul": ("cuda.matmul", "tf32"),
+    "cudnn_conv": ("cudnn.conv", "tf32"),
+    "cudnn_rnn": ("cudnn.rnn", "tf32"),
+    "mkldnn_matmul": ("mkldnn.matmul", None),  # oneDNN on the CPU: no TF32 there
+}
+
+
+def _fp32_knobs() -> dict[str, Any]:
+    """The per-backend float32 precision settings of torch ≥ 2.9 (``.fp32_precision``), or {} before them.
+
+    Torch 2.9 replaced ``allow_tf32`` and ``set_float32_matmul_precision`` with these; it warns about
+    the old ones and refuses to read them once the new ones are set, so a version that has the new
+    knobs gets only those (the cuBLAS one must exist; the others are used where they exist).
+    """
+    knobs = {}
+    for name, (path, _) in _KNOBS.items():
+        obj: Any = torch.backends
+        try:
+            for part in path.split("."):
+                obj = getattr(obj, part)
+            obj.fp32_precision  # noqa: B018 - probes for the attribute
+        except (AttributeError, RuntimeError):
+            if name == "cuda_matmul":
+                return {}
+            continue
+        knobs[name] = obj
+    return knobs
+
+
 @contextmanager
 def _precision(allow_tf32: bool) -> Iterator[None]:
-    """Pin full float32 precision for the call (unless allowed TF32), then restore the globals."""
-    if allow_tf32:
-        yield
+    """Set float32 precision for the call, then restore the global settings.
+
+    Pinned (the default): full float32 (IEEE) in cuBLAS matmuls, cuDNN and oneDNN. ``allow_tf32``:
+    TF32 in cuBLAS matmuls and cuDNN (what ``torch.backends.cuda.matmul.allow_tf32 = True`` gives;
+    torch's own default keeps matmuls at full precision and lets cuDNN use TF32). Neither changes
+    anything on a CPU: it has no TF32.
+    """
+    knobs = _fp32_knobs()
+    if knobs:
+        saved = {name: knob.fp32_precision for name, knob in knobs.items()}
+        try:
+            for name, knob in knobs.items():
+                knob.fp32_precision = (_KNOBS[name][1] or saved[name]) if allow_tf32 else "ieee"
+            yield
+        finally:
+            for name, knob in knobs.items():
+                knob.fp32_precision = saved[name]
         return
-    saved = (
-        torch.backends.cuda.matmul.allow_tf32,
-        torch.backends.cudnn.allow_tf32,
-        torch.get_float32_matmul_precision(),
-    )
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    torch.set_float32_matmul_precision("highest")
+    legacy = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+              torch.get_float32_matmul_precision())
     try:
+        torch.backends.cuda.matmul.allow_tf32 = allow_tf32
+        torch.backends.cudnn.allow_tf32 = allow_tf32
+        torch.set_float32_matmul_precision("high" if allow_tf32 else "highest")
         yield
     finally:
-        torch.backends.cuda.matmul.allow_tf32 = saved[0]
-        torch.backends.cudnn.allow_tf32 = saved[1]
-        torch.set_float32_matmul_precision(saved[2])
+        torch.backends.cuda.matmul.allow_tf32 = legacy[0]
+        torch.backends.cudnn.allow_tf32 = legacy[1]
+        torch.set_float32_matmul_precision(legacy[2])
+
+
+def settings() -> dict[str, Any]:
+    """torch's current float32 precision settings, read through the API this version prefers."""
+    knobs = _fp32_knobs()
+    if knobs:
+        return {"fp32_precision": {name: knob.fp32_precision for name, knob in knobs.items()}}
+    return {"tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
+            "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),
+            "float32_matmul_precision": torch.get_float32_matmul_precision()}
 
 
 def _run(problem: Problem, device: str, allow_tf32: bool, want_deltas: bool) -> list[Tensor]:

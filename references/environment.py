@@ -70,11 +70,8 @@ def _torch_settings() -> dict[str, Any] | None:
     except ImportError:
         return None
     cuda = bool(torch.cuda.is_available())
-    return {
-        "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
-        "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),
-        "float32_matmul_precision": torch.get_float32_matmul_precision(),
-        "reference_pins_full_float32": "per call unless allow_tf32=True",
+    return importlib.import_module("references._torch").settings() | {
+        "reference_pins_full_float32": "per call; allow_tf32=True switches TF32 on for cuBLAS and cuDNN",
         "num_threads": int(torch.get_num_threads()),
         "cuda_available": cuda,
         "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else [],
@@ -91,7 +88,7 @@ def _jax_settings() -> dict[str, Any] | None:
     return {
         "enable_x64": bool(jax.config.jax_enable_x64),
         "default_matmul_precision": jax.config.jax_default_matmul_precision,
-        "reference_matmul_precision": "highest (explicit per matmul unless allow_tf32=True)",
+        "reference_matmul_precision": "highest (explicit per matmul; allow_tf32=True leaves jax's default)",
         "default_backend": jax.default_backend(),
         "devices": [str(d) for d in jax.devices()],
     }

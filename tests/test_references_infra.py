@@ -155,40 +155,79 @@ def test_environment_is_json_serialisable_and_complete() -> None:
     if env["jax_settings"] is not None:
         assert env["jax_settings"]["enable_x64"] is True
     if env["torch_settings"] is not None:
-        assert {"tf32_matmul", "tf32_cudnn", "float32_matmul_precision"} <= set(env["torch_settings"])
+        from references import _torch
+
+        assert env["torch_settings"].items() >= _torch.settings().items()  # the precision settings, as read now
 
 
 # ---------------------------------------------------------------- precision settings and the jit cache
 
 
-def test_torch_pins_full_float32_per_call_and_restores_the_globals() -> None:
+def _spy_torch_settings(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Record references._torch.settings() at each F.linear the torch reference calls."""
+    from references import _torch
+
+    seen: list[dict[str, Any]] = []
+    real = _torch.F.linear
+
+    def spy(*args: Any) -> Any:
+        seen.append(_torch.settings())
+        return real(*args)
+
+    monkeypatch.setattr(_torch.F, "linear", spy)
+    return seen
+
+
+def test_torch_pins_full_float32_per_call_and_restores_the_globals(monkeypatch: pytest.MonkeyPatch) -> None:
+    needs("torch")
+    from references import _torch
+
+    knobs = _torch._fp32_knobs()
+    if not knobs:
+        pytest.skip("this torch predates the fp32_precision settings (the legacy path is tested below)")
+    knobs = [knobs[name] for name in ("cuda_matmul", "cudnn_conv", "cudnn_rnn", "mkldnn_matmul")]
+    saved = [k.fp32_precision for k in knobs]
+    seen = _spy_torch_settings(monkeypatch)
+    try:
+        for knob, user in zip(knobs, ("tf32", "ieee", "none", "bf16"), strict=True):
+            knob.fp32_precision = user  # a user's own settings, which each call must leave as found
+        params, x, y = small_net(np.random.default_rng(1), (2, 2), 1, np.float32)
+        R.gradients(params, x, y, ["tanh"], "mse", backend="torch")
+        R.gradients(params, x, y, ["tanh"], "mse", backend="torch", allow_tf32=True)
+        after = _torch.settings()["fp32_precision"]
+    finally:
+        for knob, value in zip(knobs, saved, strict=True):
+            knob.fp32_precision = value
+    pinned, allowed = (s["fp32_precision"] for s in seen)
+    assert pinned == dict.fromkeys(pinned, "ieee")
+    assert allowed == {"cuda_matmul": "tf32", "cudnn_conv": "tf32", "cudnn_rnn": "tf32", "mkldnn_matmul": "bf16"}
+    assert after == {"cuda_matmul": "tf32", "cudnn_conv": "ieee", "cudnn_rnn": "none", "mkldnn_matmul": "bf16"}
+
+
+def test_torch_precision_through_the_legacy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Torch before 2.9 has only allow_tf32 and set_float32_matmul_precision: the same pinning."""
     needs("torch")
     import torch
 
     from references import _torch
 
-    saved = (torch.backends.cuda.matmul.allow_tf32, torch.get_float32_matmul_precision())
-    seen = []
-    real = torch.nn.functional.linear
-
-    def spy(*args: Any) -> Any:
-        seen.append((torch.backends.cuda.matmul.allow_tf32, torch.get_float32_matmul_precision()))
-        return real(*args)
-
+    monkeypatch.setattr(_torch, "_fp32_knobs", lambda: {})
+    seen = _spy_torch_settings(monkeypatch)
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+             torch.get_float32_matmul_precision())
     try:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.set_float32_matmul_precision("medium")
         params, x, y = small_net(np.random.default_rng(1), (2, 2), 1, np.float32)
-        _torch.F.linear = spy  # type: ignore[assignment]
         R.gradients(params, x, y, ["tanh"], "mse", backend="torch")
         R.gradients(params, x, y, ["tanh"], "mse", backend="torch", allow_tf32=True)
-        assert seen == [(False, "highest"), (True, "medium")]
-        assert torch.backends.cuda.matmul.allow_tf32 is True
-        assert torch.get_float32_matmul_precision() == "medium"
+        after = _torch.settings()
     finally:
-        _torch.F.linear = real  # type: ignore[assignment]
-        torch.backends.cuda.matmul.allow_tf32 = saved[0]
-        torch.set_float32_matmul_precision(saved[1])
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved[:2]
+        torch.set_float32_matmul_precision(saved[2])
+    assert seen == [{"tf32_matmul": False, "tf32_cudnn": False, "float32_matmul_precision": "highest"},
+                    {"tf32_matmul": True, "tf32_cudnn": True, "float32_matmul_precision": "high"}]
+    assert after == {"tf32_matmul": True, "tf32_cudnn": saved[1], "float32_matmul_precision": "medium"}
 
 
 def test_jax_compiles_once_per_signature() -> None:

@@ -108,7 +108,8 @@ def test_html_is_one_self_contained_file(first):
     text = first.paths["report.html"].read_text(encoding="utf-8")
     assert text.count("<img") >= 3
     assert re.findall(r'src="(?!data:image/png;base64,)', text) == []
-    assert not re.search(r"https?://|<script|<link|@import|url\(", text)
+    # nothing fetched: no scripts, stylesheets or remote references (a URL in a message is only text)
+    assert not re.search(r'<script|<link|@import|url\(|(src|href)\s*=\s*"?https?://', text)
     assert "Every case" in text and "relu-relu|l1|float32|4-6-5|b3|default" in text
 
 
@@ -259,7 +260,9 @@ def test_a_wrong_gradient_is_a_disagreement(tmp_path, monkeypatch):
     monkeypatch.setattr(manual_bp, "gradients", wrong)
     result = report.run_report(tmp_path, quick=True, activations=["tanh"], losses=["mse"], plots=False)
     dis = result.report["summary"]["disagreements"]
-    assert result.exit_status == 1 and {d["reference"] for d in dis} >= {"torch"}
+    ran = {b for b in ("torch", "jax") if result.report["cases"][0]["agreement"][b]["status"] == "ok"}
+    assert ran, "neither torch nor jax ran"
+    assert result.exit_status == 1 and {d["reference"] for d in dis} == ran
     assert all(d["layer"] == 1 and d["param"] == "W" for d in dis)
     assert "Disagreements with manual_bp" in (tmp_path / "report.md").read_text(encoding="utf-8")
 
@@ -351,3 +354,83 @@ def test_html_renders_in_chromium(first, tmp_path):
     pixels = image.imread(png)
     assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 1000
     assert len(np.unique(pixels.reshape(-1, pixels.shape[-1])[::97], axis=0)) > 20  # not one colour
+
+
+# --- the GPU precision section ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def precision_on_cpu() -> dict:
+    """The section's measurement, made on the CPU (no TF32 there: the allowed rows must not move)."""
+    from bpcheck import _report_measure as msr
+    from bpcheck._report_precision import measure_precision
+
+    return measure_precision("cpu", skip={b: r for b in msr.REFERENCES if (r := msr.unavailable(b, "cpu"))})
+
+
+def test_precision_rows_on_a_cpu(precision_on_cpu):
+    from bpcheck._report_precision import SETTINGS
+
+    rows = precision_on_cpu["rows"]
+    assert [(r["backend"], r["setting"]) for r in rows] == [("manual_bp", "NumPy float32")] + [
+        (b, SETTINGS[tf32]) for b in ("torch", "jax") for tf32 in (False, True)]
+    ok = {(r["backend"], r["setting"]): r for r in rows if r["status"] == "ok"}
+    assert ("manual_bp", "NumPy float32") in ok
+    for r in rows:
+        assert r["status"] in ("ok", "skipped"), r
+    for (backend, _), r in ok.items():
+        assert 0 < r["max_rel_err"] < 1e-5 and r["margin"] <= 1  # float32 roundoff, within the model
+        if backend != "manual_bp":
+            assert r["manual_bp_margin"] <= 1
+    for backend in ("torch", "jax"):
+        if (backend, SETTINGS[False]) in ok:
+            assert ok[backend, SETTINGS[True]]["max_rel_err"] == ok[backend, SETTINGS[False]]["max_rel_err"]
+
+
+def test_precision_section_in_markdown_and_html(first, precision_on_cpu):
+    from bpcheck._report_html import render_html
+    from bpcheck._report_markdown import render_markdown
+
+    assert "GPU precision" not in first.paths["report.md"].read_text(encoding="utf-8")  # a CPU report has none
+    rep = copy.deepcopy(first.report) | {"precision": precision_on_cpu}
+    md = render_markdown(rep, {"elapsed_s": None})
+    section = md[md.index("## GPU precision"):]
+    section = section[:section.index("\n## ", 1)]
+    assert "MLP 64-256-256-10, batch 128" in section
+    assert section.count("allow_tf32 (TF32 allowed)") == sum(
+        r["setting"] == "allow_tf32 (TF32 allowed)" for r in precision_on_cpu["rows"])
+    assert "GPU precision" in render_html(rep, {"elapsed_s": None}, plots=False)
+
+
+def test_precision_section_states_the_drift():
+    from bpcheck._report_text import precision
+
+    def row(backend, setting, err, margin=None, **kw):
+        return {"backend": backend, "device": "cuda", "setting": setting, "status": "ok", "max_rel_err": err,
+                "margin": 0.1, **({"manual_bp_margin": margin} if margin is not None else {}), **kw}
+
+    rep = {"precision": {"case": {"widths": [64, 256, 256, 10], "activations": ["tanh", "tanh", "identity"],
+                                  "loss": "half_sse", "batch": 128}, "rows": [
+        row("manual_bp", "NumPy float32", 4.7e-7),
+        row("torch", "pinned (full float32)", 3.7e-7, 0.01),
+        row("torch", "allow_tf32 (TF32 allowed)", 4.2e-4, 2.5),
+        {"backend": "jax", "device": "cuda", "setting": "pinned (full float32)", "status": "error",
+         "message": "XlaRuntimeError: out of memory"}]}}
+    sec = precision(rep)
+    assert "torch 1,135× (manual_bp margin 2.500e+00)" in sec.lines[-1]
+    headers, rows = sec.table
+    assert headers[-1] == "note" and rows[-1][3] == "error" and rows[-1][-1] == "XlaRuntimeError: out of memory"
+    assert rows[2][4] == "1,135×" and rows[1][4] == "1×"
+    assert precision({}) is None
+
+
+def test_a_cuda_report_measures_the_precision_section(tmp_path, monkeypatch):
+    """The --device cuda path on a CPU machine, with torch and jax reported unavailable."""
+    monkeypatch.setattr(report, "_skips", lambda device, backends: {"torch": "pretend: no GPU", "jax": "pretend"})
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
+    result = report.run_report(tmp_path, quick=True, device="cuda", activations=["tanh"], losses=["mse"],
+                               dtypes=["float32"], plots=False)
+    assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"  # worker processes share the GPU
+    rows = _load(result.paths["report.json"])["precision"]["rows"]
+    assert [(r["backend"], r["status"]) for r in rows] == [("manual_bp", "ok")] + [("torch", "skipped")] * 2 + [
+        ("jax", "skipped")] * 2
+    assert "pretend: no GPU" in result.paths["report.md"].read_text(encoding="utf-8")
