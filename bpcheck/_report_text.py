@@ -133,6 +133,14 @@ def precision(report: dict[str, Any]) -> Section | None:
              "allow_tf32: torch with TF32 switched on for cuBLAS and cuDNN, jax at its default precision."]
     if moved:
         lines.append("Allowing TF32 moved the error by " + "; ".join(moved) + ".")
+    if report.get("environment", {}).get("allow_tf32"):
+        worst = [f"{b} {fmt(st.get('max_margin'), 3)}" for b, st in
+                 report.get("summary", {}).get("accuracy", {}).get("float32", {}).items() if b in ("torch", "jax")]
+        if worst:
+            lines.append("This report's sweep ran with TF32 allowed; the worst float32 margins against the truth: "
+                         + ", ".join(worst) + " (above 1: what a float32 reference may not err by, so "
+                         "judged as float32 such a reference false-alarms; its agreement with manual_bp is "
+                         "judged with TF32's unit roundoff 2⁻¹¹ instead).")
     headers = ["backend", "device", "setting", "max_rel_err", "vs pinned", "margin vs truth",
                "manual_bp margin as a float32 reference", "note"]
     if all(r.get("status") == "ok" for r in rows_in):

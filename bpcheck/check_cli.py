@@ -94,6 +94,7 @@ def main(args: argparse.Namespace) -> int:
     if args.device == "cuda":
         import references
 
+        references.prepare_gpu_process()
         if not any(references.available(b, "cuda") for b in ("torch", "jax")):
             raise UsageError("--device cuda: neither torch nor jax can use a CUDA device here")
     fn = load_target(args.target)

@@ -221,8 +221,10 @@ def run_report(out_dir: str | Path = "bp-report", *, baseline: str | Path | None
     started = time.monotonic()
     out = Path(out_dir)
     _validate(out, jobs, seed, device)
-    if device == "cuda":  # each worker process shares the GPU: jax must not take 75 % of its memory up front
-        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    if device == "cuda":  # workers share the GPU and must repeat their figures (inherited by spawned workers)
+        import references
+
+        references.prepare_gpu_process()
     old = cmp.load_baseline(baseline) if baseline is not None else None
     try:
         specs = build_sweep(quick=quick, activations=activations, losses=losses, dtypes=dtypes)

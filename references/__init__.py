@@ -29,7 +29,7 @@ import numpy as np
 
 from references._validate import ACTIVATIONS, BACKENDS, LOSSES, check_backend, check_device
 from references._validate import check_problem as _check_problem
-from references.environment import environment
+from references.environment import environment, prepare_gpu_process
 
 __all__ = [
     "ACTIVATIONS",
@@ -41,6 +41,7 @@ __all__ = [
     "environment",
     "gradients",
     "jax_compile_count",
+    "prepare_gpu_process",
     "unavailable_reason",
 ]
 

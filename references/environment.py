@@ -90,8 +90,37 @@ def _jax_settings() -> dict[str, Any] | None:
         "default_matmul_precision": jax.config.jax_default_matmul_precision,
         "reference_matmul_precision": "highest (explicit per matmul; allow_tf32=True leaves jax's default)",
         "default_backend": jax.default_backend(),
+        "XLA_FLAGS": os.environ.get("XLA_FLAGS"),
+        "XLA_PYTHON_CLIENT_PREALLOCATE": os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE"),
         "devices": [str(d) for d in jax.devices()],
     }
+
+
+GPU_ENVIRONMENT = {
+    # one GPU shared by several processes (the report's workers): allocate as needed, not 75 % up front
+    "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+}
+DETERMINISTIC_XLA_FLAG = "--xla_gpu_deterministic_ops=true"
+
+
+def prepare_gpu_process(environ: Any = None) -> None:
+    """Set the environment a process needs before jax first touches a GPU (``os.environ`` by default).
+
+    - ``XLA_PYTHON_CLIENT_PREALLOCATE=false``, unless set: processes sharing one GPU each take memory
+      as needed instead of 75 % of it at start.
+    - ``--xla_gpu_deterministic_ops=true`` added to ``XLA_FLAGS``, unless XLA_FLAGS already says
+      something about it: without it XLA's autotuner may pick a different GEMM algorithm in each
+      process, so jax's float32 gradients on the GPU differed in their last bits from one process to
+      the next (measured on an H100; torch's did not), and a report would not repeat its own figures.
+
+    Takes effect only before jax initialises its GPU backend (its first computation or device query).
+    """
+    env = os.environ if environ is None else environ
+    for name, value in GPU_ENVIRONMENT.items():
+        env.setdefault(name, value)
+    flags = env.get("XLA_FLAGS", "")
+    if "xla_gpu_deterministic_ops" not in flags:
+        env["XLA_FLAGS"] = f"{flags} {DETERMINISTIC_XLA_FLAG}".strip()
 
 
 def environment(device: str = "cpu") -> dict[str, Any]:

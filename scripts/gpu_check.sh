@@ -13,7 +13,13 @@ out="${1:-gpu-out}"
 py="${PYTHON:-python3}"
 mkdir -p "$out"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-export XLA_PYTHON_CLIENT_PREALLOCATE=false  # torch and jax share the GPU in one process
+# what references.prepare_gpu_process() sets for report and check: jax allocates GPU memory as needed
+# (torch shares the GPU) and picks its GEMM algorithms deterministically (figures repeat)
+export XLA_PYTHON_CLIENT_PREALLOCATE="${XLA_PYTHON_CLIENT_PREALLOCATE:-false}"
+case "${XLA_FLAGS:-}" in
+  *xla_gpu_deterministic_ops*) ;;
+  *) export XLA_FLAGS="${XLA_FLAGS:+$XLA_FLAGS }--xla_gpu_deterministic_ops=true" ;;
+esac
 status=0
 step() {  # step NAME COMMAND...: run, log to $out/NAME.txt, remember the first failure
   local name=$1; shift

@@ -6,6 +6,10 @@ Every test here needs a CUDA device and skips cleanly without one (marker ``gpu`
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -68,6 +72,33 @@ def test_tf32_moves_the_errors_and_pinned_precision_does_not(backend: str, drift
         assert allowed["max_rel_err"] > 30 * pinned["max_rel_err"]
     else:
         assert allowed["max_rel_err"] == pinned["max_rel_err"]
+
+
+_DIGEST = """
+import hashlib, sys
+import numpy as np
+import references
+from bpcheck._report_precision import drift_case
+grads = references.gradients(*drift_case(), backend=sys.argv[1], device="cuda")
+print(hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for pair in grads for a in pair)).hexdigest())
+"""
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_gpu_gradients_repeat_bit_for_bit_across_processes(backend: str) -> None:
+    """With references.prepare_gpu_process() (what report and check set up) a fresh process repeats them.
+
+    Without --xla_gpu_deterministic_ops jax's float32 gradients of the precision case differed in
+    their last bits between processes (XLA's autotuner picks a GEMM algorithm per process).
+    """
+    _needs(backend)
+    env = dict(os.environ)
+    references.prepare_gpu_process(env)
+    root = Path(__file__).resolve().parents[1]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    digests = {subprocess.run([sys.executable, "-c", _DIGEST, backend], env=env, cwd=root, capture_output=True,
+                              text=True, check=True, timeout=300).stdout.strip() for _ in range(2)}
+    assert len(digests) == 1
 
 
 def _has_tf32() -> bool:

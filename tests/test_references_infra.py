@@ -160,6 +160,22 @@ def test_environment_is_json_serialisable_and_complete() -> None:
         assert env["torch_settings"].items() >= _torch.settings().items()  # the precision settings, as read now
 
 
+@pytest.mark.parametrize(("before", "after"), [
+    ({}, {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "XLA_FLAGS": "--xla_gpu_deterministic_ops=true"}),
+    ({"XLA_PYTHON_CLIENT_PREALLOCATE": "true", "XLA_FLAGS": "--xla_gpu_autotune_level=0"},
+     {"XLA_PYTHON_CLIENT_PREALLOCATE": "true",
+      "XLA_FLAGS": "--xla_gpu_autotune_level=0 --xla_gpu_deterministic_ops=true"}),
+    ({"XLA_FLAGS": "--xla_gpu_deterministic_ops=false"},  # the user's own choice stands
+     {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "XLA_FLAGS": "--xla_gpu_deterministic_ops=false"}),
+])
+def test_prepare_gpu_process_sets_what_is_not_set(before: dict[str, str], after: dict[str, str]) -> None:
+    env = dict(before)
+    R.prepare_gpu_process(env)
+    assert env == after
+    R.prepare_gpu_process(env)  # idempotent
+    assert env == after
+
+
 # ---------------------------------------------------------------- precision settings and the jit cache
 
 

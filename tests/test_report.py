@@ -421,15 +421,21 @@ def test_precision_section_states_the_drift():
     assert headers[-1] == "note" and rows[-1][3] == "error" and rows[-1][-1] == "XlaRuntimeError: out of memory"
     assert rows[2][4] == "1,135×" and rows[1][4] == "1×"
     assert precision({}) is None
+    rep |= {"environment": {"allow_tf32": True},
+            "summary": {"accuracy": {"float32": {"manual_bp": {"max_margin": 0.1}, "torch": {"max_margin": 585.0},
+                                                 "jax": {"max_margin": 0.117}}}}}
+    assert "the worst float32 margins against the truth: torch 5.850e+02, jax 1.170e-01" in precision(rep).lines[-1]
 
 
 def test_a_cuda_report_measures_the_precision_section(tmp_path, monkeypatch):
     """The --device cuda path on a CPU machine, with torch and jax reported unavailable."""
     monkeypatch.setattr(report, "_skips", lambda device, backends: {"torch": "pretend: no GPU", "jax": "pretend"})
     monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/nowhere")
     result = report.run_report(tmp_path, quick=True, device="cuda", activations=["tanh"], losses=["mse"],
                                dtypes=["float32"], plots=False)
     assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"  # worker processes share the GPU
+    assert os.environ["XLA_FLAGS"] == "--xla_dump_to=/nowhere --xla_gpu_deterministic_ops=true"  # and repeat
     rows = _load(result.paths["report.json"])["precision"]["rows"]
     assert [(r["backend"], r["status"]) for r in rows] == [("manual_bp", "ok")] + [("torch", "skipped")] * 2 + [
         ("jax", "skipped")] * 2
