@@ -46,8 +46,8 @@ def where(entry: dict[str, Any]) -> str:
 
 def _precision(env: dict[str, Any]) -> str:
     if env.get("allow_tf32"):
-        return ("torch and jax ran at their default float32 matmul precision (--allow-tf32): "
-                "REDUCED PRECISION allowed (TF32 on recent GPUs; on the CPU neither framework reduces it)")
+        return ("torch ran with TF32 switched on and jax at its default float32 matmul precision "
+                "(--allow-tf32): REDUCED PRECISION allowed (TF32 on recent GPUs; a CPU has none)")
     return "torch and jax ran at pinned full float32 precision"
 
 

@@ -33,6 +33,9 @@ A record (one element of report.json's "cases") is a dict:
                                                    dtype's smallest normal, e.g. a flush-to-zero engine)}
                                    | {"status": "skipped", "reason": str}}}
 
+With ``--device cuda`` report.json also has ``"precision"``, the GPU precision section's figures
+(``bpcheck._report_precision``: pinned against TF32 on one fixed float32 case).
+
 Non-finite floats are written as the strings "inf", "-inf", "nan".
 """
 
@@ -93,7 +96,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where torch and jax run (default cpu)")
     parser.add_argument("--allow-tf32", action="store_true",
-                        help="run torch/jax at the framework's default float32 matmul precision")
+                        help="allow TF32 in the references' float32 matmuls (torch: TF32 on; jax: its default precision)")
     parser.add_argument("--no-plots", action="store_true", help="an HTML report without the plots (faster)")
     parser.add_argument("--jax-cache", metavar="DIR",
                         help="keep jax's compiled gradients in DIR (a persistent XLA cache): a repeated "

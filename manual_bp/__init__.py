@@ -21,4 +21,4 @@ __all__ = [
     "ACTIVATIONS", "LOSSES", "Backward", "Trace", "TrainResult", "backward", "forward",
     "gradients", "jacobians", "loss_value", "sgd", "train",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -131,7 +131,8 @@ def gradients(
     params: [(W⁽ˡ⁾ (n_l, n_{l-1}), b⁽ˡ⁾ (n_l,))]; x (B, n₀); y (B, n_L); all float32 or all float64.
     activations: one name of ``ACTIVATIONS`` per layer; loss: one of ``LOSSES``.
     device: "cpu" or "cuda" (torch and jax only). allow_tf32: torch and jax only; False pins full
-    float32 matmul precision, True leaves the framework's defaults (TF32 on recent GPUs).
+    float32 matmul precision, True allows TF32 on recent GPUs (torch: switched on for cuBLAS and cuDNN;
+    jax: its default matmul precision, which on an H100 used TF32 for 256-wide matmuls, not 6-wide ones).
     Pure: the arguments are not modified. Raises ValueError/TypeError on a bad name, shape or
     dtype, and BackendUnavailable when the backend's framework or the device is missing.
     """
