@@ -96,7 +96,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where torch and jax run (default cpu)")
     parser.add_argument("--allow-tf32", action="store_true",
-                        help="allow TF32 in the references' float32 matmuls (torch: TF32 on; jax: its default precision)")
+                        help="allow TF32 in the references' float32 matmuls (torch: on; jax: its default)")
     parser.add_argument("--no-plots", action="store_true", help="an HTML report without the plots (faster)")
     parser.add_argument("--jax-cache", metavar="DIR",
                         help="keep jax's compiled gradients in DIR (a persistent XLA cache): a repeated "
