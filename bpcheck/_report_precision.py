@@ -40,12 +40,11 @@ def drift_case() -> Case:
     return make_case(np.random.default_rng(0), WIDTHS, ACTIVATIONS, LOSS, batch=BATCH, dtype="float32")
 
 
-def _row(backend: str, device: str, setting: str, G: msr.Grads, T: msr.Grads, analysis: Analysis,
+def _row(head: dict[str, Any], G: msr.Grads, T: msr.Grads, analysis: Analysis,
          mine: msr.Grads | None) -> dict[str, Any]:
     fig = msr.figures(G, T, analysis, 0.0, relative=True)
-    row = {"backend": backend, "device": device, "setting": setting, "status": "ok",
-           "max_rel_err": fig["max_rel_err"], "margin": fig["margin"]}
-    if mine is not None and backend != "manual_bp":
+    row = head | {"status": "ok", "max_rel_err": fig["max_rel_err"], "margin": fig["margin"]}
+    if mine is not None and head["backend"] != "manual_bp":
         row["manual_bp_margin"] = msr.figures(mine, G, analysis, unit_roundoff(np.float32), relative=False)["margin"]
     return row
 
@@ -53,7 +52,7 @@ def _row(backend: str, device: str, setting: str, G: msr.Grads, T: msr.Grads, an
 def measure_precision(device: str, skip: dict[str, str] | None = None) -> dict[str, Any]:
     """The section's figures (report.json's ``"precision"``): the case and one row per configuration.
 
-    Each row: backend, device, setting, status ("ok" | "error" | "skipped"), and for "ok" max_rel_err,
+    Each row: backend, device, setting, allow_tf32, status ("ok" | "error" | "skipped"), and for "ok" max_rel_err,
     margin and (references) manual_bp_margin; a reference that cannot run is "skipped" with the reason.
     """
     skip = dict(skip or {})
@@ -66,7 +65,7 @@ def measure_precision(device: str, skip: dict[str, str] | None = None) -> dict[s
         runs += [(backend, device, SETTINGS[tf32], tf32) for tf32 in (False, True)]
     mine: msr.Grads | None = None
     for backend, where, setting, tf32 in runs:
-        head = {"backend": backend, "device": where, "setting": setting}
+        head = {"backend": backend, "device": where, "setting": setting, "allow_tf32": tf32}
         if backend in skip:
             out["rows"].append(head | {"status": "skipped", "reason": skip[backend]})
             continue
@@ -77,5 +76,5 @@ def measure_precision(device: str, skip: dict[str, str] | None = None) -> dict[s
             continue
         if backend == "manual_bp":
             mine = G
-        out["rows"].append(_row(backend, where, setting, G, T, analysis, mine))
+        out["rows"].append(_row(head, G, T, analysis, mine))
     return out

@@ -109,7 +109,7 @@ def precision(report: dict[str, Any]) -> Section | None:
         return None
     rows_in = p.get("rows", [])
     pinned = {r["backend"]: number(r.get("max_rel_err")) for r in rows_in
-              if r.get("status") == "ok" and not r["setting"].startswith("allow_tf32")}
+              if r.get("status") == "ok" and not r.get("allow_tf32")}
     rows, moved = [], []
     for r in rows_in:
         if r.get("status") != "ok":
@@ -121,7 +121,7 @@ def precision(report: dict[str, Any]) -> Section | None:
         rows.append([r["backend"], r["device"], r["setting"], fmt(r["max_rel_err"]),
                      _times(ratio), fmt(r.get("margin"), 3),
                      fmt(r.get("manual_bp_margin"), 3), ""])
-        if r["setting"].startswith("allow_tf32") and ratio is not None:
+        if r.get("allow_tf32") and ratio is not None:
             moved.append(f"{r['backend']} {_times(ratio)} (manual_bp margin {fmt(r.get('manual_bp_margin'), 3)})")
     c = p["case"]
     lines = [f"One fixed float32 case, {' → '.join(c['activations'])} MLP {'-'.join(map(str, c['widths']))}, batch "

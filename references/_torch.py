@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -76,6 +77,7 @@ _KNOBS = {  # name → (module path under torch.backends, setting when TF32 is a
 }
 
 
+@cache  # torch's version, and so its settings objects, do not change within a process
 def _fp32_knobs() -> dict[str, Any]:
     """The per-backend float32 precision settings of torch ≥ 2.9 (``.fp32_precision``), or {} before them.
 

@@ -96,10 +96,6 @@ def _jax_settings() -> dict[str, Any] | None:
     }
 
 
-GPU_ENVIRONMENT = {
-    # one GPU shared by several processes (the report's workers): allocate as needed, not 75 % up front
-    "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
-}
 DETERMINISTIC_XLA_FLAG = "--xla_gpu_deterministic_ops=true"
 
 
@@ -116,8 +112,7 @@ def prepare_gpu_process(environ: Any = None) -> None:
     Takes effect only before jax initialises its GPU backend (its first computation or device query).
     """
     env = os.environ if environ is None else environ
-    for name, value in GPU_ENVIRONMENT.items():
-        env.setdefault(name, value)
+    env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     flags = env.get("XLA_FLAGS", "")
     if "xla_gpu_deterministic_ops" not in flags:
         env["XLA_FLAGS"] = f"{flags} {DETERMINISTIC_XLA_FLAG}".strip()

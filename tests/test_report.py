@@ -373,6 +373,7 @@ def test_precision_rows_on_a_cpu(precision_on_cpu):
     rows = precision_on_cpu["rows"]
     assert [(r["backend"], r["setting"]) for r in rows] == [("manual_bp", "NumPy float32")] + [
         (b, SETTINGS[tf32]) for b in ("torch", "jax") for tf32 in (False, True)]
+    assert [r["allow_tf32"] for r in rows] == [False, False, True, False, True]
     ok = {(r["backend"], r["setting"]): r for r in rows if r["status"] == "ok"}
     assert ("manual_bp", "NumPy float32") in ok
     for r in rows:
@@ -412,7 +413,7 @@ def test_precision_section_states_the_drift():
                                   "loss": "half_sse", "batch": 128}, "rows": [
         row("manual_bp", "NumPy float32", 4.7e-7),
         row("torch", "pinned (full float32)", 3.7e-7, 0.01),
-        row("torch", "allow_tf32 (TF32 allowed)", 4.2e-4, 2.5),
+        row("torch", "allow_tf32 (TF32 allowed)", 4.2e-4, 2.5, allow_tf32=True),
         {"backend": "jax", "device": "cuda", "setting": "pinned (full float32)", "status": "error",
          "message": "XlaRuntimeError: out of memory"}]}}
     sec = precision(rep)
