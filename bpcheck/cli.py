@@ -1,6 +1,6 @@
 """The ``manual-bp`` command line: ``manual-bp check TARGET`` and ``manual-bp report``.
 
-Exit status (shared/CONTRACT.md): 0 no disagreement, 1 a counterexample / disagreement /
+Exit status (docs/contract.md): 0 no disagreement, 1 a counterexample / disagreement /
 regression, 2 a usage error (one clear line on stderr, never a traceback).
 """
 
@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bpcheck.check import cli as check_cli
 from bpcheck.errors import UsageError
+from bpcheck.report import cli as report_cli
 
 
 class _Parser(argparse.ArgumentParser):
@@ -20,12 +22,10 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="manual-bp", description="Prove that a hand-written backpropagation is right.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    from bpcheck import check_cli, report
-
     check_cli.configure_parser(sub.add_parser(
         "check", help="check a gradient function against the references",
         description="Check a hand-written gradients(params, x, y, activations, loss) against the references."))
-    report.configure_parser(sub.add_parser(
+    report_cli.configure_parser(sub.add_parser(
         "report", help="the accuracy regression report of every backend",
         description="Measure every backend against the extended-precision ground truth."))
     return parser

@@ -43,6 +43,9 @@ from bpcheck.cases import Case
 Array = np.ndarray
 
 SAFETY = 4.0  # the tail of the random walk of roundings; see docs/tolerance.md for the measurement
+# A float32 case whose bound exceeds this fraction of a gradient's scale cannot resolve a bug: searches
+# steer away from it (it is not counted as an example) rather than counting it as a pass.
+MAX_RESOLUTION = 1e-2
 C_ELEM = 2.0  # roundings inside one elementwise formula, in units of u·M
 _THETAS = (0.5, 1.0)
 _IDENTITY_FOR_POSITIVE = ("identity", "relu", "leaky_relu", "elu")
@@ -76,6 +79,12 @@ class Analysis(NamedTuple):
                 scale = float(np.max(np.abs(g)))
                 worst = max(worst, float(np.max(e)) / scale if scale > 0 else 0.0)
         return worst
+
+    @property
+    def resolvable(self) -> bool:
+        """Whether a comparison on this case can resolve a bug: float64 always; float32 when
+        ``resolution`` ≤ ``MAX_RESOLUTION``."""
+        return self.dtype != np.float32 or self.resolution <= MAX_RESOLUTION
 
 
 class Mismatch(NamedTuple):
@@ -258,6 +267,20 @@ def tolerance(bound: Array, u: float, u_ref: float) -> Array:
     return SAFETY * bound * (1.0 + u_ref / u)
 
 
+def abs_error(G: Array, R: Array, *, wide: type | None = None) -> Array:
+    """|G − R| entrywise, as float64, with NaN counted as +inf.
+
+    The difference is taken in ``wide`` arithmetic: long double when either side is long double (a
+    long-double truth), float64 otherwise (exact enough for float32/float64 results: one rounding of
+    u64·|error|); only the result is rounded to float64.
+    """
+    if wide is None:
+        wide = np.longdouble if np.longdouble in (np.asarray(G).dtype, np.asarray(R).dtype) else np.float64
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        err = np.abs(np.asarray(G, dtype=wide) - np.asarray(R, dtype=wide)).astype(np.float64)
+    return np.where(np.isnan(err), np.inf, err)
+
+
 def compare_arrays(G: Array, R: Array, tau: Array) -> tuple[bool, float, float, float, tuple[int, ...]]:
     """(ok, error, τ, margin, index): margin = max |G − R|/τ over the entries.
 
@@ -266,12 +289,7 @@ def compare_arrays(G: Array, R: Array, tau: Array) -> tuple[bool, float, float, 
     """
     if G.size == 0:
         return True, 0.0, 0.0, 0.0, ()
-    # float64 arithmetic is exact enough for float32/float64 results (one rounding of u64·|error|);
-    # long double only when a long-double truth is involved
-    wide = np.longdouble if np.longdouble in (np.asarray(G).dtype, np.asarray(R).dtype) else np.float64
-    with np.errstate(invalid="ignore", over="ignore"):
-        err = np.abs(np.asarray(G, dtype=wide) - np.asarray(R, dtype=wide)).astype(np.float64)
-    err = np.where(np.isnan(err), np.inf, err)
+    err = abs_error(G, R)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ratio = np.where(err == 0, 0.0, err / tau)
     margin = float(np.max(ratio))

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bpcheck import tolerance as tol  # noqa: E402
 from bpcheck.cases import ACTIVATIONS, DTYPES, LOSSES, REGIMES, make_case  # noqa: E402
-from bpcheck.judge import judge  # noqa: E402
+from bpcheck.check.judge import judge  # noqa: E402
 
 
 def _implementations(frameworks: tuple[str, ...]) -> dict:

@@ -113,7 +113,7 @@ def _exits(params, x, y, activations, loss):
 
 
 def test_a_candidate_that_never_returns_gets_a_verdict(monkeypatch) -> None:
-    from bpcheck import judge
+    from bpcheck.check import judge
 
     monkeypatch.setattr(judge, "CALL_TIMEOUT_S", 0.2)
 

@@ -19,9 +19,9 @@ from hypothesis import given, settings
 import manual_bp
 import references
 from bpcheck import tolerance as tol
-from bpcheck._report_precision import SETTINGS, measure_precision
 from bpcheck.assertions import assert_gradients_close
 from bpcheck.cases import Case
+from bpcheck.report.precision import SETTINGS, measure_precision
 from bpcheck.strategies import cases
 
 GPU_BACKENDS = [b for b in ("torch", "jax") if references.available(b, "cuda")]
@@ -78,7 +78,7 @@ _DIGEST = """
 import hashlib, sys
 import numpy as np
 import references
-from bpcheck._report_precision import drift_case
+from bpcheck.report.precision import drift_case
 grads = references.gradients(*drift_case(), backend=sys.argv[1], device="cuda")
 print(hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for pair in grads for a in pair)).hexdigest())
 """

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bpcheck import _report_io, report
-from bpcheck._report_compare import BIG_MARGIN_FLOOR, GROWTH, MARGIN_FLOOR, regression
-from bpcheck._report_sweep import build_sweep
+from bpcheck import report, writing
 from bpcheck.cases import ACTIVATIONS, DTYPES, LOSSES
 from bpcheck.cli import main as cli_main
+from bpcheck.report.baseline import BIG_MARGIN_FLOOR, GROWTH, MARGIN_FLOOR, regression
+from bpcheck.report.sweep import build_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTS, LOSS_NAMES = ["relu", "softmax"], ["cross_entropy", "l1"]   # 8 cases with both dtypes
@@ -239,10 +239,10 @@ def test_regression_rule():
 
 
 def test_non_finite_figures_round_trip():
-    text = _report_io.dumps({"a": float("inf"), "b": [float("nan")], "c": np.float64(2.5)})
+    text = writing.dumps({"a": float("inf"), "b": [float("nan")], "c": np.float64(2.5)})
     back = json.loads(text)
     assert back == {"a": "inf", "b": ["nan"], "c": 2.5}
-    assert _report_io.number(back["a"]) == float("inf") and _report_io.number("x") is None
+    assert writing.number(back["a"]) == float("inf") and writing.number("x") is None
 
 
 # --- failures the report must catch -----------------------------------------------------------------
@@ -268,7 +268,7 @@ def test_a_wrong_gradient_is_a_disagreement(tmp_path, monkeypatch):
 
 
 def test_an_unavailable_backend_is_skipped_with_its_reason(tmp_path, monkeypatch):
-    from bpcheck import _report_measure as msr
+    from bpcheck.report import measurement as msr
 
     real = msr.unavailable
     monkeypatch.setattr(msr, "unavailable",
@@ -300,9 +300,9 @@ def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path, monkeypatch)
     def interrupted(fd):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_report_io.os, "fsync", interrupted)
+    monkeypatch.setattr(writing.os, "fsync", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        _report_io.write_atomic(target, "NEW" * 100000)
+        writing.write_atomic(target, "NEW" * 100000)
     assert target.read_text(encoding="utf-8") == "OLD"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary left behind
 
@@ -316,7 +316,7 @@ def test_a_failed_render_writes_nothing(first, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("render failed")
 
-    monkeypatch.setattr(report, "render_html", broken)
+    monkeypatch.setattr(report.runner, "render_html", broken)
     with pytest.raises(RuntimeError):
         report.write_report_from_records(rep["cases"], tmp_path, rep["environment"])
     assert {name: (tmp_path / name).read_bytes() for name in report.FILES} == before
@@ -361,14 +361,14 @@ def test_html_renders_in_chromium(first, tmp_path):
 @pytest.fixture(scope="module")
 def precision_on_cpu() -> dict:
     """The section's measurement, made on the CPU (no TF32 there: the allowed rows must not move)."""
-    from bpcheck import _report_measure as msr
-    from bpcheck._report_precision import measure_precision
+    from bpcheck.report import measurement as msr
+    from bpcheck.report.precision import measure_precision
 
     return measure_precision("cpu", skip={b: r for b in msr.REFERENCES if (r := msr.unavailable(b, "cpu"))})
 
 
 def test_precision_rows_on_a_cpu(precision_on_cpu):
-    from bpcheck._report_precision import SETTINGS
+    from bpcheck.report.precision import SETTINGS
 
     rows = precision_on_cpu["rows"]
     assert [(r["backend"], r["setting"]) for r in rows] == [("manual_bp", "NumPy float32")] + [
@@ -388,8 +388,8 @@ def test_precision_rows_on_a_cpu(precision_on_cpu):
 
 
 def test_precision_section_in_markdown_and_html(first, precision_on_cpu):
-    from bpcheck._report_html import render_html
-    from bpcheck._report_markdown import render_markdown
+    from bpcheck.report.render.html import render_html
+    from bpcheck.report.render.markdown import render_markdown
 
     assert "GPU precision" not in first.paths["report.md"].read_text(encoding="utf-8")  # a CPU report has none
     rep = copy.deepcopy(first.report) | {"precision": precision_on_cpu}
@@ -403,7 +403,7 @@ def test_precision_section_in_markdown_and_html(first, precision_on_cpu):
 
 
 def test_precision_section_states_the_drift():
-    from bpcheck._report_text import precision
+    from bpcheck.report.render.sections import precision
 
     def row(backend, setting, err, margin=None, **kw):
         return {"backend": backend, "device": "cuda", "setting": setting, "status": "ok", "max_rel_err": err,
@@ -430,7 +430,7 @@ def test_precision_section_states_the_drift():
 
 def test_a_cuda_report_measures_the_precision_section(tmp_path, monkeypatch):
     """The --device cuda path on a CPU machine, with torch and jax reported unavailable."""
-    monkeypatch.setattr(report, "_skips", lambda device, backends: {"torch": "pretend: no GPU", "jax": "pretend"})
+    monkeypatch.setattr(report.runner, "_skips", lambda device, backends: {"torch": "pretend: no GPU", "jax": "pretend"})
     monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
     monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/nowhere")
     result = report.run_report(tmp_path, quick=True, device="cuda", activations=["tanh"], losses=["mse"],

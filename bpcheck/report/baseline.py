@@ -27,7 +27,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bpcheck._report_io import number
+from bpcheck.errors import UsageError
+from bpcheck.writing import number
 
 GROWTH = 4.0
 MARGIN_FLOOR = 0.25
@@ -37,35 +38,29 @@ FD_FLOOR = 1e-9
 FD_BIG_FLOOR = 1e-14
 
 
-def _usage(message: str) -> Exception:
-    from bpcheck.cli import UsageError  # lazily: bpcheck.cli imports this package
-
-    return UsageError(message)
-
-
 def load_baseline(path: str | Path) -> dict[str, Any]:
     """The baseline report at ``path``, checked to be a report; UsageError (one line) otherwise."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise _usage(f"cannot read baseline {str(path)!r}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot read baseline {str(path)!r}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise _usage(f"baseline {str(path)!r} is not a report.json: not UTF-8 text") from None
+        raise UsageError(f"baseline {str(path)!r} is not a report.json: not UTF-8 text") from None
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
         where = ""
         if isinstance(exc, json.JSONDecodeError):
             where = f" (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        raise _usage(f"baseline {str(path)!r} is not valid JSON{where}") from None
+        raise UsageError(f"baseline {str(path)!r} is not valid JSON{where}") from None
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
-        raise _usage(f"baseline {str(path)!r} is not a manual-bp report: it has no \"cases\" list")
+        raise UsageError(f"baseline {str(path)!r} is not a manual-bp report: it has no \"cases\" list")
     seen: set[str] = set()
     for i, case in enumerate(data["cases"]):
         if not isinstance(case, dict) or not isinstance(case.get("id"), str):
-            raise _usage(f"baseline {str(path)!r} is not a manual-bp report: case {i} has no string \"id\"")
+            raise UsageError(f"baseline {str(path)!r} is not a manual-bp report: case {i} has no string \"id\"")
         if case["id"] in seen:
-            raise _usage(f"baseline {str(path)!r} has the case id {case['id']!r} twice")
+            raise UsageError(f"baseline {str(path)!r} has the case id {case['id']!r} twice")
         seen.add(case["id"])
     return data
 

@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from bpcheck import _report_measure as msr
 from bpcheck.cases import Case, make_case
+from bpcheck.report import measurement as msr
 from bpcheck.tolerance import Analysis, analyse, unit_roundoff
 
 WIDTHS = [64, 256, 256, 10]
-ACTIVATIONS = ["tanh", "tanh", "identity"]
+LAYER_ACTIVATIONS = ["tanh", "tanh", "identity"]  # the drift case's one network, layer by layer
 LOSS = "half_sse"
 BATCH = 128
 SETTINGS = {False: "pinned (full float32)", True: "allow_tf32 (TF32 allowed)"}
@@ -37,7 +37,7 @@ SETTINGS = {False: "pinned (full float32)", True: "allow_tf32 (TF32 allowed)"}
 
 def drift_case() -> Case:
     """The section's fixed float32 case (the same on every machine)."""
-    return make_case(np.random.default_rng(0), WIDTHS, ACTIVATIONS, LOSS, batch=BATCH, dtype="float32")
+    return make_case(np.random.default_rng(0), WIDTHS, LAYER_ACTIVATIONS, LOSS, batch=BATCH, dtype="float32")
 
 
 def _row(head: dict[str, Any], G: msr.Grads, T: msr.Grads, analysis: Analysis,
@@ -57,7 +57,7 @@ def measure_precision(device: str, skip: dict[str, str] | None = None) -> dict[s
     """
     skip = dict(skip or {})
     case = drift_case()
-    out: dict[str, Any] = {"case": {"widths": WIDTHS, "activations": ACTIVATIONS, "loss": LOSS, "batch": BATCH,
+    out: dict[str, Any] = {"case": {"widths": WIDTHS, "activations": LAYER_ACTIVATIONS, "loss": LOSS, "batch": BATCH,
                                     "dtype": "float32", "seed": 0}, "device": device, "rows": []}
     T, analysis = msr.compute("ground_truth", case, "cpu", False), analyse(case)
     runs: list[tuple[str, str, str, bool]] = [("manual_bp", "cpu", "NumPy float32", False)]

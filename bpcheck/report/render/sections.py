@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from bpcheck._report_io import number
+from bpcheck.cases import ACTIVATIONS, LOSSES
+from bpcheck.writing import number
 
 LIST_LIMIT = 50   # ids listed per unmatched side (report.json has them all)
 SUBJECT = "manual_bp"
@@ -235,8 +236,6 @@ def grid(cases: list[dict[str, Any]], dtype: str, backend: str) -> dict[tuple[st
 
 
 def margin_tables(report: dict[str, Any]) -> list[Section]:
-    from bpcheck.cases import ACTIVATIONS, LOSSES
-
     out = []
     for dt in sorted(report["summary"]["cases_by_dtype"]):
         g = grid(report["cases"], dt, SUBJECT)

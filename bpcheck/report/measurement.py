@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from bpcheck.cases import Case
-from bpcheck.tolerance import Analysis, analyse, compare_arrays, tolerance, unit_roundoff
+from bpcheck.tolerance import Analysis, abs_error, analyse, compare_arrays, tolerance, unit_roundoff
 
 BACKENDS: tuple[str, ...] = ("manual_bp", "torch", "jax", "finite_diff")
 REFERENCES: tuple[str, ...] = ("torch", "jax")  # the ones manual_bp must agree with
@@ -76,13 +76,7 @@ def _check_shapes(G: Grads, case: Case, dtype: np.dtype) -> None:
 
 def _max_abs(G: np.ndarray, T: np.ndarray) -> float:
     """max |G − T|, the difference taken in long double, NaN counted as +inf."""
-    if G.size == 0:
-        return 0.0
-    with np.errstate(invalid="ignore", over="ignore"):
-        d = np.abs(np.asarray(G, dtype=np.longdouble) - np.asarray(T, dtype=np.longdouble))
-    d = np.where(np.isnan(d), np.inf, d)
-    with np.errstate(over="ignore", under="ignore"):
-        return float(np.max(d).astype(np.float64))
+    return float(np.max(abs_error(G, T, wide=np.longdouble))) if G.size else 0.0
 
 
 def _scale(T: np.ndarray) -> float:

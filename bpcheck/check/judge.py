@@ -33,9 +33,14 @@ KINDS = ("mismatch", "exception", "shape", "dtype", "non_finite", "mutated_input
 
 
 class Fault(NamedTuple):
+    """What the judge found, with its evidence: the candidate's first answer (None when it raised)
+    and the analysis of the case, so whoever explains the fault recomputes nothing."""
+
     kind: str
     message: str
     mismatches: list[tol.Mismatch]
+    output: Any = None
+    analysis: tol.Analysis | None = None
 
 
 # A call that has not returned after this many seconds is a fault of kind "exception" (a candidate
@@ -97,7 +102,9 @@ def summarise_exception(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" + (f" (at {where})" if where else "")
 
 
-def _structure(out: Any, case: Case) -> Fault | None:
+def structure_fault(out: Any, case: Case) -> Fault | None:
+    """A ``shape`` or ``dtype`` fault of the answer's structure, or None if it is a list of (dW, db) arrays
+    with the params' shapes and the inputs' dtype."""
     L = case.depth
     if not isinstance(out, (list, tuple)):
         return Fault("shape", f"expected a list of {L} (dW, db) pairs, got {type(out).__name__}", [])
@@ -130,38 +137,45 @@ def _mutated(before: Case, after: Case) -> str | None:
 
 
 def judge(fn: Callable[..., Any], case: Case, analysis: tol.Analysis) -> Fault | None:
-    """The first fault of ``fn`` on ``case`` (see the table above), or None if it passes."""
+    """The first fault of ``fn`` on ``case`` (see the table above), or None if it passes.
+
+    The fault carries the candidate's first answer and ``analysis``, its evidence.
+    """
     out, exc, c = call_candidate(fn, case)
+
+    def fault(kind: str, message: str, mismatches: list[tol.Mismatch] | None = None) -> Fault:
+        return Fault(kind, message, mismatches or [], out, analysis)
+
     if exc is not None:
-        return Fault("exception", summarise_exception(exc), [])
-    fault = _structure(out, case)
-    if fault:
-        return fault
+        return fault("exception", summarise_exception(exc))
+    found = structure_fault(out, case)
+    if found:
+        return fault(found.kind, found.message)
     where = _mutated(case, c)
     if where:
-        return Fault("mutated_input", where, [])
+        return fault("mutated_input", where)
     again, exc, _ = call_candidate(fn, case)
     if exc is not None:
-        return Fault("inconsistent", f"the same call raised the second time: {summarise_exception(exc)}", [])
-    if _structure(again, case) is not None:
-        return Fault("inconsistent", "a second identical call returned a different structure", [])
+        return fault("inconsistent", f"the same call raised the second time: {summarise_exception(exc)}")
+    if structure_fault(again, case) is not None:
+        return fault("inconsistent", "a second identical call returned a different structure")
     if not _bitwise_equal(out, again):
         # bitwise differences within rounding (a non-deterministic reduction order) are not a fault
         drift, _ = tol.compare(again, out, analysis, u_ref=analysis.u)
         if drift:
             m = drift[0]
-            return Fault("inconsistent", f"a second identical call gave different gradients: "
-                                         f"{m.param}⁽{m.layer}⁾ moved by {m.max_abs_err:.3g}", [])
+            return fault("inconsistent", f"a second identical call gave different gradients: "
+                                         f"{m.param}⁽{m.layer}⁾ moved by {m.max_abs_err:.3g}")
     for l, (pair, truth) in enumerate(zip(out, analysis.grads, strict=True), start=1):
         for name, got, t in zip(("dW", "db"), pair, truth, strict=True):
             bad = ~np.isfinite(got) & np.isfinite(t)
             if bad.any():
                 idx = tuple(int(i) for i in np.argwhere(bad)[0])
-                return Fault("non_finite", f"layer {l}: {name}{list(idx)} is {got[idx]} where the truth is "
-                                           f"{t[idx]:.6g}", [])
+                return fault("non_finite", f"layer {l}: {name}{list(idx)} is {got[idx]} where the truth is "
+                                           f"{t[idx]:.6g}")
     mismatches, _ = tol.compare(out, analysis.grads, analysis, u_ref=tol.unit_roundoff(np.float64))
     if mismatches:
-        return Fault("mismatch", _mismatch_message(mismatches), mismatches)
+        return fault("mismatch", _mismatch_message(mismatches), mismatches)
     return None
 
 

@@ -1,4 +1,4 @@
-"""``manual-bp report``: every backend's gradient against the extended-precision ground truth.
+"""Running a report: every backend's gradient against the extended-precision ground truth.
 
     manual-bp report [--out DIR] [--baseline FILE] [--quick] [--jobs N] [--seed S]
                      [--device cpu|cuda] [--allow-tf32] [--no-plots] [--jax-cache DIR]
@@ -34,14 +34,13 @@ A record (one element of report.json's "cases") is a dict:
                                    | {"status": "skipped", "reason": str}}}
 
 With ``--device cuda`` report.json also has ``"precision"``, the GPU precision section's figures
-(``bpcheck._report_precision``: pinned against TF32 on one fixed float32 case).
+(``bpcheck.report.precision``: pinned against TF32 on one fixed float32 case).
 
 Non-finite floats are written as the strings "inf", "-inf", "nan".
 """
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import os
 import sys
@@ -51,19 +50,19 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bpcheck import _report_compare as cmp
-from bpcheck import _report_measure as msr
-from bpcheck._report_html import render_html
-from bpcheck._report_io import dumps, write_all
-from bpcheck._report_markdown import render_markdown
-from bpcheck._report_precision import measure_precision
-from bpcheck._report_summary import summarise
-from bpcheck._report_sweep import Spec, build_sweep, group_by_signature
-from bpcheck._report_sweep import case_id as make_id
 from bpcheck.cases import Case
+from bpcheck.errors import UsageError
+from bpcheck.report import baseline as cmp
+from bpcheck.report import measurement as msr
+from bpcheck.report.files import dump_report, write_all
+from bpcheck.report.precision import measure_precision
+from bpcheck.report.render.html import render_html
+from bpcheck.report.render.markdown import render_markdown
+from bpcheck.report.summary import summarise
+from bpcheck.report.sweep import Spec, build_sweep, group_by_signature
+from bpcheck.report.sweep import case_id as make_id
 
 SCHEMA = 1
-FILES = ("report.json", "report.md", "report.html")
 
 
 class ReportResult(NamedTuple):
@@ -72,74 +71,15 @@ class ReportResult(NamedTuple):
     paths: dict[str, Path]      # the files written
 
 
-def _usage(message: str) -> Exception:
-    from bpcheck.cli import UsageError
-
-    return UsageError(message)
-
-
-def _names(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """The options of ``manual-bp report``; ``args.run(args)`` runs it."""
-    parser.add_argument("--out", default="bp-report", metavar="DIR",
-                        help="where to write (default bp-report/)")
-    parser.add_argument("--baseline", metavar="FILE",
-                        help="an earlier report.json to find regressions against")
-    parser.add_argument("--quick", action="store_true",
-                        help="one small shape: every activation × loss × dtype (132 cases)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
-                        help="worker processes (default: the CPU count; the figures do not depend on it)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="the sweep's seed (default 0)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
-                        help="where torch and jax run (default cpu)")
-    parser.add_argument("--allow-tf32", action="store_true",
-                        help="allow TF32 in the references' float32 matmuls (torch: on; jax: its default)")
-    parser.add_argument("--no-plots", action="store_true", help="an HTML report without the plots (faster)")
-    parser.add_argument("--jax-cache", metavar="DIR",
-                        help="keep jax's compiled gradients in DIR (a persistent XLA cache): a repeated "
-                             "sweep skips most of its compile time; the figures are the same")
-    parser.add_argument("--activations", type=_names, metavar="A,B", help="only these activations")
-    parser.add_argument("--losses", type=_names, metavar="L,M", help="only these losses")
-    parser.add_argument("--dtypes", type=_names, metavar="D,E", help="only these dtypes")
-    parser.set_defaults(run=main)
-
-
-def main(args: argparse.Namespace) -> int:
-    """Run ``manual-bp report`` from parsed arguments; returns the exit status.
-
-    A usage error is printed here as one line with exit status 2, as bpcheck.cli would: under
-    ``python -m bpcheck.cli`` that module runs as ``__main__``, whose UsageError is another class
-    than the ``bpcheck.cli.UsageError`` raised here, so it could not catch it.
-    """
-    from bpcheck.cli import UsageError
-
-    try:
-        result = run_report(args.out, baseline=args.baseline, quick=args.quick, jobs=args.jobs,
-                            seed=args.seed, device=args.device, allow_tf32=args.allow_tf32,
-                            plots=not args.no_plots, activations=args.activations, losses=args.losses,
-                            dtypes=args.dtypes, progress=sys.stderr.isatty(), jax_cache=args.jax_cache)
-    except UsageError as exc:
-        print(f"manual-bp report: error: {exc}", file=sys.stderr)
-        return 2
-    s = result.report["summary"]
-    print(f"manual-bp report: {s['verdict']} — {s['cases']} cases, {len(s['disagreements'])} disagreements, "
-          f"{len(s['errors'])} errors, {len(s['regressions'])} regressions; wrote "
-          f"{', '.join(str(p) for p in result.paths.values())}")
-    return result.exit_status
-
-
 def _validate(out: Path, jobs: int, seed: int, device: str) -> None:
     if jobs < 1:
-        raise _usage(f"--jobs must be at least 1, got {jobs}")
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
     if seed < 0:
-        raise _usage(f"--seed must be a non-negative integer, got {seed}")
+        raise UsageError(f"--seed must be a non-negative integer, got {seed}")
     if device not in ("cpu", "cuda"):
-        raise _usage(f"--device must be cpu or cuda, got {device!r}")
+        raise UsageError(f"--device must be cpu or cuda, got {device!r}")
     if out.exists() and not out.is_dir():
-        raise _usage(f"--out {str(out)!r} exists and is not a directory")
+        raise UsageError(f"--out {str(out)!r} exists and is not a directory")
 
 
 def use_jax_cache(directory: str | Path) -> None:
@@ -152,7 +92,7 @@ def use_jax_cache(directory: str | Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _usage(f"--jax-cache {str(directory)!r}: {exc.strerror or exc}") from None
+        raise UsageError(f"--jax-cache {str(directory)!r}: {exc.strerror or exc}") from None
     settings = {"jax_compilation_cache_dir": str(path), "jax_persistent_cache_min_compile_time_secs": 0,
                 "jax_persistent_cache_min_entry_size_bytes": -1}
     for name, value in settings.items():
@@ -166,7 +106,7 @@ def use_jax_cache(directory: str | Path) -> None:
 def _skips(device: str, backends: Sequence[str]) -> dict[str, str]:
     skip = {b: r for b in backends if (r := msr.unavailable(b, device)) is not None}
     if device == "cuda" and all(b in skip for b in msr.REFERENCES):
-        raise _usage("--device cuda: no CUDA device is available here ("
+        raise UsageError("--device cuda: no CUDA device is available here ("
                      + "; ".join(skip[b] for b in msr.REFERENCES) + ")")
     return skip
 
@@ -232,7 +172,7 @@ def run_report(out_dir: str | Path = "bp-report", *, baseline: str | Path | None
     try:
         specs = build_sweep(quick=quick, activations=activations, losses=losses, dtypes=dtypes)
     except ValueError as exc:
-        raise _usage(str(exc)) from None
+        raise UsageError(str(exc)) from None
     if jax_cache is not None:
         use_jax_cache(jax_cache)
     skip = _skips(device, backends)
@@ -270,12 +210,12 @@ def _finish(records: list[dict[str, Any]], out: Path, env: dict[str, Any], old: 
     report = {"schema": SCHEMA, "environment": env, "summary": summarise(records, compared), "cases": records}
     report |= extra or {}
     run = {"elapsed_s": None if elapsed is None else round(elapsed, 1)}
-    files = {"report.json": dumps(report), "report.md": render_markdown(report, run),
+    files = {"report.json": dump_report(report), "report.md": render_markdown(report, run),
              "report.html": render_html(report, run, plots=plots)}  # all rendered before any is written
     try:
         paths = write_all(out, files)
     except OSError as exc:
-        raise _usage(f"cannot write the report into {str(out)!r}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot write the report into {str(out)!r}: {exc.strerror or exc}") from None
     return ReportResult(report["summary"]["exit_status"], report, paths)
 
 

@@ -1,11 +1,11 @@
-"""report.md: the sections of ``_report_text`` as Markdown, then the case table's worst rows."""
+"""report.md: the sections of ``bpcheck.report.render.sections`` as Markdown, then the case table's worst rows."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bpcheck._report_io import number
-from bpcheck._report_text import MARGIN_BACKENDS, Section, fmt, sections
+from bpcheck.report.render.sections import MARGIN_BACKENDS, Section, fmt, sections
+from bpcheck.writing import number
 
 CASE_ROWS = 20  # the full per-case table is in report.html and report.json
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from bpcheck._report_io import number
+from bpcheck.writing import number
 
 WORST = 10  # how many worst margins the summary lists
 

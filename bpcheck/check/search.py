@@ -6,7 +6,7 @@
 
 The search: Hypothesis draws cases (``bpcheck.strategies.cases``: every activation and loss, both
 dtypes, the extreme and kink regimes), each judged against the float64 truth of the tolerance model
-(``bpcheck.judge``). A failure is shrunk to a minimal counterexample — smallest depth, widths and
+(``bpcheck.check.judge``). A failure is shrunk to a minimal counterexample — smallest depth, widths and
 batch, simplest values — which is then compared with every available reference (the long-double
 ground truth first, then torch, jax, finite differences) layer by layer, and written out as a
 standalone repro script that needs only NumPy and the candidate.
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,45 +23,13 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Unsatisfiable
 
-from bpcheck import judge as _judge
 from bpcheck import tolerance as tol
 from bpcheck.cases import ACTIVATIONS, DTYPES, LOSSES, Case, make_case
+from bpcheck.check import judge as _judge
+from bpcheck.check import target as _target
+from bpcheck.check.explain import explain
+from bpcheck.check.verdict import Verdict
 from bpcheck.strategies import cases
-
-# float32 cases whose bound exceeds this fraction of a gradient's scale cannot resolve a bug: the
-# search steers away from them (they are not counted as examples) rather than counting them as passes
-MAX_RESOLUTION = 1e-2
-
-
-@dataclass
-class Counterexample:
-    case: Case
-    kind: str
-    message: str
-    mismatches: list[dict[str, Any]]            # the contract's entries, against the primary reference
-    table: list[dict[str, Any]] = field(default_factory=list)  # every reference, every layer/param
-    repro: str = ""                             # the script's text
-
-    def to_json(self, repro_path: str | None) -> dict[str, Any]:
-        c = self.case
-        return {"widths": c.widths, "activations": list(c.activations), "loss": c.loss,
-                "dtype": str(c.dtype), "batch": c.batch, "kind": self.kind, "message": self.message,
-                "mismatches": self.mismatches, "repro": repro_path or self.repro,
-                "repro_script": self.repro, "references": self.table}
-
-
-@dataclass
-class Verdict:
-    passed: bool
-    examples: int
-    seed: int
-    seconds: float
-    counterexample: Counterexample | None = None
-
-    def to_json(self, repro_path: str | None = None) -> dict[str, Any]:
-        return {"verdict": "pass" if self.passed else "fail", "examples": self.examples, "seed": self.seed,
-                "counterexample": None if self.counterexample is None
-                else self.counterexample.to_json(repro_path)}
 
 
 class _Failed(Exception):
@@ -88,39 +55,42 @@ def corner_cases(dtypes: Sequence[str] = DTYPES, seed: int = 0) -> list[tuple[Ca
     return out
 
 
-def _search(fn: Callable[..., Any], strategy: Any, examples: int, seed: int,
-            state: dict[str, Any]) -> tuple[Case, _judge.Fault] | None:
-    """Hypothesis's search and shrink; the minimal failing case and its fault, or None."""
+def _search(fn: Callable[..., Any], strategy: Any, examples: int,
+            seed: int) -> tuple[tuple[Case, _judge.Fault] | None, int]:
+    """Hypothesis's search and shrink: (the minimal failing case and its fault, or None; the number of
+    passing cases the search judged before anything failed)."""
+    passed = 0
+    last: tuple[Case, _judge.Fault] | None = None
 
     @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck),
               report_multiple_bugs=False, phases=(Phase.generate, Phase.target, Phase.shrink), print_blob=False)
     @given(strategy)
     def search(case: Case) -> None:
+        nonlocal passed, last
         analysis = tol.analyse(case)
         fault = _judge.judge(fn, case, analysis)
         if fault is None:
-            assume(case.dtype != np.float32 or analysis.resolution <= MAX_RESOLUTION)
-            if state["last"] is None:  # count the search, not the shrinking
-                state["count"] += 1
+            assume(analysis.resolvable)  # not a pass: a case that cannot resolve a bug is steered away from
+            if last is None:  # count the search, not the shrinking
+                passed += 1
             return
-        state["last"] = (case, fault)
+        last = (case, fault)
         raise _Failed(fault.kind)
 
-    state["last"] = None
     try:
         hypothesis_seed(seed)(search)()
     except _Failed:
-        return state["last"]
+        return last, passed
     except Unsatisfiable:
         # a restricted search (say float32 in the extreme regime) may find too few cases it can
         # resolve; nothing failed, and the caller falls back to the case it already has
-        return None
-    return None
+        return None, passed
+    return None, passed
 
 
 def check(fn: Callable[..., Any], *, examples: int = 500, seed: int = 0,
           dtypes: Sequence[str] = DTYPES, references: Sequence[str] | None = None,
-          target: str = "candidate", device: str = "cpu") -> Verdict:
+          target: str | _target.Target | None = None, device: str = "cpu") -> Verdict:
     """Search for a case where ``fn`` breaks the contract; shrink it; explain it.
 
     ``fn(params, x, y, activations, loss) -> [(dW, db), ...]``. First one corner case per
@@ -128,39 +98,35 @@ def check(fn: Callable[..., Any], *, examples: int = 500, seed: int = 0,
     drawn by Hypothesis. A failing corner is shrunk by a search restricted to its activation, loss,
     dtype and regime. ``seed`` makes the run reproducible; ``dtypes``: which of float32/float64 to
     try; ``references``: the backends that explain a counterexample (default: all available);
+    ``target``: where ``fn`` comes from, for the repro script's import (default: found from ``fn``);
     ``device``: where the torch and jax references run for that explanation ("cpu" or "cuda").
+
+    ``examples`` in the verdict counts every case judged: the corners, the random cases that passed,
+    and the failing one.
     """
     if not isinstance(examples, int) or examples < 1:
         raise ValueError(f"examples must be an integer ≥ 1, got {examples!r}")
     bad = [d for d in dtypes if d not in DTYPES]
     if bad or not dtypes:
         raise ValueError(f"dtypes must be a non-empty subset of {DTYPES}, got {list(dtypes)}")
+    where = _target.of_function(fn) if target is None else \
+        target if isinstance(target, _target.Target) else _target.parse(target)
     start = time.perf_counter()
     _judge.reset_deadline()
-    state: dict[str, Any] = {"count": 0, "last": None}
+    judged = 0
     found = None
     for case, restriction in corner_cases(dtypes, seed):
+        judged += 1
         fault = _judge.judge(fn, case, tol.analyse(case))
         if fault is not None:
-            shrunk = _search(fn, cases(**restriction), max(examples, 200), seed, {"count": 0, "last": None})
+            shrunk, _ = _search(fn, cases(**restriction), max(examples, 200), seed)
             found = shrunk if shrunk is not None else (case, fault)
-            state["count"] += 1
             break
-        state["count"] += 1
     if found is None:
-        found = _search(fn, cases(dtypes=dtypes), examples, seed, state)
-        if found is not None:
-            state["count"] += 1
+        found, passed = _search(fn, cases(dtypes=dtypes), examples, seed)
+        judged += passed + (found is not None)
     if found is None:
-        return Verdict(True, state["count"], seed, time.perf_counter() - start)
+        return Verdict(True, judged, seed, time.perf_counter() - start)
     case, fault = found
-    cex = explain(fn, case, fault, references=references, target=target, device=device)
-    return Verdict(False, state["count"], seed, time.perf_counter() - start, cex)
-
-
-def explain(fn: Callable[..., Any], case: Case, fault: _judge.Fault, *,
-            references: Sequence[str] | None = None, target: str = "candidate", device: str = "cpu") -> Counterexample:
-    """The minimal case against every reference: the contract's mismatches and a full table."""
-    from bpcheck import _explain
-
-    return _explain.explain(fn, case, fault, references=references, target=target, device=device)
+    cex = explain(case, fault, target=where, references=references, device=device)
+    return Verdict(False, judged, seed, time.perf_counter() - start, cex)

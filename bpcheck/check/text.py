@@ -1,8 +1,8 @@
-"""The human-readable verdict of ``manual-bp check``."""
+"""The human-readable verdict of ``manual-bp check``: a head line, the counterexample, its table."""
 
 from __future__ import annotations
 
-from bpcheck.check import Verdict
+from bpcheck.check.verdict import Verdict
 
 
 def format_verdict(verdict: Verdict, target: str, repro_path: str | None) -> str:

@@ -12,8 +12,9 @@ import io
 import math
 from typing import Any
 
-from bpcheck._report_io import number
-from bpcheck._report_text import MARGIN_BACKENDS, grid
+from bpcheck.cases import ACTIVATIONS, LOSSES
+from bpcheck.report.render.sections import MARGIN_BACKENDS, grid
+from bpcheck.writing import number
 
 DPI = 80
 
@@ -100,8 +101,6 @@ def error_distributions(cases: list[dict[str, Any]]) -> bytes:
 def margin_heatmaps(cases: list[dict[str, Any]]) -> bytes:
     import numpy as np
     from matplotlib.colors import LogNorm
-
-    from bpcheck.cases import ACTIVATIONS, LOSSES
 
     dtypes = _dtypes(cases)
     backends = [b for b in MARGIN_BACKENDS if any(b in c.get("backends", {}) for c in cases)]

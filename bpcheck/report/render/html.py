@@ -6,8 +6,9 @@ import base64
 import html
 from typing import Any
 
-from bpcheck._report_markdown import case_rows
-from bpcheck._report_text import Section, sections
+from bpcheck.report.render import plots as figures
+from bpcheck.report.render.markdown import case_rows
+from bpcheck.report.render.sections import Section, sections
 
 # the sections shown above the plots: what a reader wants first
 LEAD = ("Summary", "Most accurate backend", "Disagreements with manual_bp", "Regressions",
@@ -68,16 +69,14 @@ def _image(png: bytes | None, alt: str) -> str:
 
 
 def _plots(report: dict[str, Any]) -> str:
-    from bpcheck import _report_plots as plots
-
     cases = report["cases"]
     if not any(c.get("status") == "ok" for c in cases):
         return ""
     return "\n".join([
-        "<h2>Error distributions</h2>", _image(plots.error_distributions(cases), "error distributions"),
+        "<h2>Error distributions</h2>", _image(figures.error_distributions(cases), "error distributions"),
         "<h2>Worst margins by output activation × loss</h2>",
-        _image(plots.margin_heatmaps(cases), "worst-margin heat maps"),
-        "<h2>manual_bp against each reference, case by case (margins)</h2>", _image(plots.pairs(cases), "pairs"),
+        _image(figures.margin_heatmaps(cases), "worst-margin heat maps"),
+        "<h2>manual_bp against each reference, case by case (margins)</h2>", _image(figures.pairs(cases), "pairs"),
     ])
 
 

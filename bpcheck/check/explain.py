@@ -1,0 +1,78 @@
+"""Explaining a counterexample: the candidate's answer against every reference, layer by layer.
+
+The judge's ``Fault`` carries the candidate's answer and the case's analysis, so nothing here calls
+the candidate or analyses the case again: the references are computed on the minimal case (widened
+to float64, where their values are exact) and compared with the answer under the tolerance model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from bpcheck import tolerance as tol
+from bpcheck.cases import Case
+from bpcheck.check.judge import Fault, structure_fault
+from bpcheck.check.repro import repro_script
+from bpcheck.check.target import Target
+from bpcheck.check.verdict import Counterexample
+
+PRIMARY_ORDER = ("ground_truth", "torch", "jax")
+_U_REF = {"ground_truth": 0.0, "torch": tol.unit_roundoff(np.float64), "jax": tol.unit_roundoff(np.float64),
+          "bpcheck_float64": tol.unit_roundoff(np.float64)}
+
+
+def _reference_grads(case: Case, analysis: tol.Analysis, names: Sequence[str] | None,
+                     device: str = "cpu") -> list[tuple[str, list]]:
+    """Each available reference's gradients on the case widened to float64 (the values are exact),
+    then the search's own float64 truth from ``analysis``."""
+    import references
+
+    wide = case.astype(np.float64)
+    out: list[tuple[str, list]] = []
+    for name in names if names is not None else PRIMARY_ORDER:
+        where = device if name in ("torch", "jax") else "cpu"
+        if not references.available(name, where):
+            continue
+        try:
+            grads = references.gradients(wide.params, wide.x, wide.y, list(wide.activations), wide.loss,
+                                         backend=name, **({"device": where} if where != "cpu" else {}))
+        except Exception:  # noqa: BLE001 - an oracle that fails is left out of the explanation
+            continue
+        out.append((name, grads))
+    out.append(("bpcheck_float64", analysis.grads))  # the search's own truth, always there
+    return out
+
+
+def _table(got: Any, refs: list[tuple[str, list]], analysis: tol.Analysis) -> list[dict[str, Any]]:
+    table: list[dict[str, Any]] = []
+    for name, R in refs:
+        for l, (pair, rpair, bpair) in enumerate(zip(got, R, analysis.grad_bounds, strict=True), start=1):
+            for param, G, Rv, e in zip(("W", "b"), pair, rpair, bpair, strict=True):
+                tau = tol.tolerance(e, analysis.u, _U_REF[name])
+                ok, err, t, margin, idx = tol.compare_arrays(G, Rv, tau)
+                table.append({"layer": l, "param": param, "reference": name, "max_abs_err": err,
+                              "tolerance": t, "margin": margin, "agree": ok, "index": list(idx)})
+    return table
+
+
+def explain(case: Case, fault: Fault, *, target: Target, references: Sequence[str] | None = None,
+            device: str = "cpu") -> Counterexample:
+    """The minimal case against every reference: the contract's mismatches, a full table, a repro script."""
+    analysis = fault.analysis if fault.analysis is not None else tol.analyse(case)
+    refs = _reference_grads(case, analysis, references, device)
+    structured = fault.kind not in ("exception", "shape") and structure_fault(fault.output, case) is None
+    table = _table(fault.output, refs, analysis) if structured else []
+    primary = refs[0][0] if table else None
+    mismatches = [
+        {k: row[k] for k in ("layer", "param", "reference", "max_abs_err", "tolerance")}
+        for row in table if row["reference"] == primary and not row["agree"]
+    ]
+    if fault.kind == "mismatch" and not mismatches and table:
+        # borderline against the primary reference: fall back to the search's own verdict
+        mismatches = [{"layer": m.layer, "param": m.param, "reference": "bpcheck_float64",
+                       "max_abs_err": m.max_abs_err, "tolerance": m.tolerance} for m in fault.mismatches]
+    repro = repro_script(case, fault, target, refs[0])
+    return Counterexample(case, fault.kind, fault.message, mismatches, table, repro)
