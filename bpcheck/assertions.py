@@ -4,8 +4,8 @@
 
 compares every ∂J/∂W⁽ˡ⁾ and ∂J/∂b⁽ˡ⁾ under the tolerance model and, on failure, says which layer and
 parameter, which entry, by how much, against which tolerance — and hides itself from the traceback.
-Margins (error ÷ tolerance) of passing comparisons can be collected through ``MARGINS`` so trends show
-before anything fails.
+Margins (error ÷ tolerance) of passing comparisons reach every function in ``MARGIN_LISTENERS``, so
+trends show before anything fails.
 """
 
 from __future__ import annotations

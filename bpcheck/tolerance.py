@@ -222,10 +222,10 @@ def analyse(case: Case, dtype: np.dtype | type | str | None = None) -> Analysis:
             tape.append((a, ea, z, ez, a_new, ea_new, d, ed))
             a, ea = a_new, ea_new
         J, g, eg = _loss_grad(case.loss, a, ea, y, u, tiny)
-        return _backward(params, case.activations, tape, g, eg, u, tiny, dt, float(J))
+        return _backward_with_bounds(params, case.activations, tape, g, eg, u, tiny, dt, float(J))
 
 
-def _backward(params, activations, tape, g, eg, u, tiny, dt, J) -> Analysis:
+def _backward_with_bounds(params, activations, tape, g, eg, u, tiny, dt, J) -> Analysis:
     L = len(params)
     grads: list = [None] * L
     bounds: list = [None] * L

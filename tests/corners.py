@@ -20,7 +20,7 @@ def _case(layers, x, y, activations, loss, dtype="float64") -> Case:
 _KINK_LAYER1 = ([[0.0, 0.0], [1.0, -0.5]], [0.0, 0.25])
 _TOP = ([[1.5, -2.0]], [0.5])
 
-CORNERS: dict[str, Case] = {
+EXACT_CASES: dict[str, Case] = {
     # kinks, exactly on them
     "relu_at_zero": _case([_KINK_LAYER1, _TOP], [[1.0, 2.0], [-1.0, 0.5]], [[0.3], [-0.2]], ["relu", "identity"],
                           "half_sse"),

@@ -9,9 +9,11 @@ with the contract's signature, so ``manual-bp check tests/mutants.py:<name>`` ru
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+
+from references import ACTIVATIONS, LOSSES
 
 Array = np.ndarray
 
@@ -19,9 +21,12 @@ Array = np.ndarray
 class Bug(NamedTuple):
     name: str
     what: str
-    hides_at: str
+    hides_at: str                  # where the bug hides, in words (docs/mutations.md)
     kind: str                      # the kind `manual-bp check` must report
-    layers: tuple[str, ...] = ()   # where only some pairs are wrong: the exact (param, layer) pairs, e.g. ("b1",)
+    # the same claim, checkable: a restriction of ``bpcheck.strategies.cases`` on which the mutant's
+    # gradients equal the correct ones within tolerance (tests/test_mutation.py checks it); None where
+    # the hiding place is not a restriction of the strategy (a square W, the second call, …)
+    hidden_by: dict[str, Any] | None = None
 
 
 _erf = np.frompyfunc(math.erf, 1, 1)
@@ -179,49 +184,63 @@ def gradients(params, x, y, activations, loss, bug: str | None = None):
     return out
 
 
+_ALL_BUT = {
+    "activations": lambda *names: {"activations": [a for a in ACTIVATIONS if a not in names]},
+    "losses": lambda *names: {"losses": [lo for lo in LOSSES if lo not in names]},
+}
+_NO_EXACT_ZEROS = {"regimes": ["default", "extreme"]}  # random normal values: no z = 0, no a = y exactly
+
 CATALOG: tuple[Bug, ...] = (
-    Bug("sigma_prime_at_a", "σ′ evaluated at a⁽ˡ⁾ instead of z⁽ˡ⁾", "nearly invisible with relu/identity", "mismatch"),
-    Bug("forgot_half", "the ½ of the seed's loss forgotten: ∂J/∂a = 2(a − y)/B", "half_sse only", "mismatch"),
+    Bug("sigma_prime_at_a", "σ′ evaluated at a⁽ˡ⁾ instead of z⁽ˡ⁾", "nearly invisible with relu/identity", "mismatch",
+        {"activations": ["relu", "identity"]}),
+    Bug("forgot_half", "the ½ of the seed's loss forgotten: ∂J/∂a = 2(a − y)/B", "half_sse only", "mismatch",
+        _ALL_BUT["losses"]("half_sse")),
     Bug("dW_transposed_on_square", "dW built as a⁽ˡ⁻¹⁾ᵀδ and transposed only when the shapes disagree",
         "square W only", "mismatch"),
     Bug("bias_not_summed_over_batch", "∂J/∂b averaged over the batch instead of summed", "invisible at batch 1",
-        "mismatch"),
-    Bug("forgot_sigma_prime_past_layer_2", "δ⁽ˡ⁾ without ⊙ σ′(z⁽ˡ⁾) for layers l ≥ 3", "depth ≥ 3 only", "mismatch"),
+        "mismatch", {"max_batch": 1}),
+    Bug("forgot_sigma_prime_past_layer_2", "δ⁽ˡ⁾ without ⊙ σ′(z⁽ˡ⁾) for layers l ≥ 3", "depth ≥ 3 only", "mismatch",
+        {"max_depth": 2}),
     Bug("softmax_elementwise", "softmax backpropagated elementwise, s(1 − s) ⊙ g", "invisible with one output",
-        "mismatch"),
-    Bug("leaky_slope_tenfold", "leaky_relu′ uses slope 0.1 for z < 0", "negative z with leaky_relu", "mismatch"),
+        "mismatch", {"max_width": 1}),
+    Bug("leaky_slope_tenfold", "leaky_relu′ uses slope 0.1 for z < 0", "negative z with leaky_relu", "mismatch",
+        _ALL_BUT["activations"]("leaky_relu")),
     Bug("sgd_step_in_place", "the inputs modified in place (an SGD step on params inside gradients)",
         "everywhere", "mutated_input"),
     Bug("state_between_calls", "gradients accumulated across calls, like .grad without zero_grad()",
         "the second call", "inconsistent"),
-    Bug("relu_prime_at_zero_is_one", "relu′(0) = 1 instead of 0", "exact z = 0 only", "mismatch"),
+    Bug("relu_prime_at_zero_is_one", "relu′(0) = 1 instead of 0", "exact z = 0 only", "mismatch", _NO_EXACT_ZEROS),
     Bug("leaky_prime_at_zero_is_one", "leaky_relu′(0) = 1 (JAX's convention) instead of 0.01",
-        "exact z = 0 only", "mismatch"),
-    Bug("l1_sign_zero_is_one", "l1's subgradient at a = y is +1 instead of 0", "exact a = y only", "mismatch"),
+        "exact z = 0 only", "mismatch", _NO_EXACT_ZEROS),
+    Bug("l1_sign_zero_is_one", "l1's subgradient at a = y is +1 instead of 0", "exact a = y only", "mismatch",
+        _NO_EXACT_ZEROS),
     Bug("mse_mean_over_batch_only", "mse averaged over the batch only, not over outputs",
-        "invisible with n_L = 1", "mismatch"),
-    Bug("batch_mean_twice", "the batch mean applied twice", "invisible at batch 1", "mismatch"),
-    Bug("no_batch_mean", "the batch mean not applied", "invisible at batch 1", "mismatch"),
+        "invisible with n_L = 1", "mismatch", {"max_width": 1}),
+    Bug("batch_mean_twice", "the batch mean applied twice", "invisible at batch 1", "mismatch", {"max_batch": 1}),
+    Bug("no_batch_mean", "the batch mean not applied", "invisible at batch 1", "mismatch", {"max_batch": 1}),
     Bug("ce_without_softmax", "cross-entropy's gradient taken as (a − y)/B, logits used as probabilities",
-        "cross_entropy only", "mismatch"),
+        "cross_entropy only", "mismatch", _ALL_BUT["losses"]("cross_entropy")),
     Bug("bce_through_probabilities", "binary cross-entropy differentiated through σ(a): 0/0 when σ saturates",
-        "large logits", "non_finite"),
-    Bug("tanh_prime_unsquared", "tanh′ = 1 − tanh instead of 1 − tanh²", "tanh layers", "mismatch"),
+        "large logits", "non_finite", {"regimes": ["simple", "default"]}),
+    Bug("tanh_prime_unsquared", "tanh′ = 1 − tanh instead of 1 − tanh²", "tanh layers", "mismatch",
+        _ALL_BUT["activations"]("tanh")),
     Bug("gelu_coarse_erf", "gelu's erf from a 1.5e-7 approximation (Abramowitz & Stegun 7.1.26)",
-        "float64 only: it is below float32's resolution", "mismatch"),
+        "float64 only: it is below float32's resolution", "mismatch", {"dtypes": ["float32"]}),
     Bug("elu_prime_is_value", "elu′ for z < 0 taken as eᶻ − 1 (the value) instead of eᶻ", "negative z with elu",
-        "mismatch"),
-    Bug("silu_prime_wrong", "silu′ as s(1 + z s) instead of s(1 + z(1 − s))", "silu layers", "mismatch"),
-    Bug("huber_delta_half", "huber clipped at ±0.5 instead of ±1", "0.5 < |a − y| < 1", "mismatch"),
+        "mismatch", _ALL_BUT["activations"]("elu")),
+    Bug("silu_prime_wrong", "silu′ as s(1 + z s) instead of s(1 + z(1 − s))", "silu layers", "mismatch",
+        _ALL_BUT["activations"]("silu")),
+    Bug("huber_delta_half", "huber clipped at ±0.5 instead of ±1", "0.5 < |a − y| < 1", "mismatch",
+        _ALL_BUT["losses"]("huber")),
     Bug("softplus_overflows", "softplus as log(1 + eᶻ): overflows to inf for large z", "extreme z",
-        "non_finite"),
+        "non_finite", {"regimes": ["simple", "default", "kinks"]}),
     Bug("layer_activations_reversed", "activations applied in reverse layer order",
-        "different activations per layer only", "mismatch"),
+        "different activations per layer only", "mismatch", {"activations": ["sigmoid"]}),
     Bug("dW_outer_with_own_activation", "∂J/∂W⁽ˡ⁾ = δ⁽ˡ⁾(a⁽ˡ⁾)ᵀ instead of δ⁽ˡ⁾(a⁽ˡ⁻¹⁾)ᵀ where shapes allow",
         "equal adjacent widths", "mismatch"),
     Bug("bias_grad_from_next_layer", "∂J/∂b⁽ˡ⁾ copied from layer l+1 where the shapes allow",
-        "depth ≥ 2 with equal widths", "mismatch"),
-    Bug("float64_upcast", "float32 inputs give float64 gradients", "float32", "dtype"),
+        "depth ≥ 2 with equal widths", "mismatch", {"max_depth": 1}),
+    Bug("float64_upcast", "float32 inputs give float64 gradients", "float32", "dtype", {"dtypes": ["float64"]}),
     Bug("returns_tuple_per_layer_missing_bias", "returns dW only, no (dW, db) pairs", "everywhere", "shape"),
     Bug("raises_on_batch_one", "an indexing bug that raises at batch 1", "batch 1", "exception"),
 )

@@ -4,20 +4,26 @@ the correct base and the correct implementations in other styles pass."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
 
 import manual_bp
 from bpcheck import tolerance as tol
 from bpcheck.check import check
+from bpcheck.strategies import cases
 from tests import mutants, styles
 
+ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = 300  # random cases after the corner sweep; the corner sweep alone catches most of the catalog
 
 
-def test_the_catalog_has_at_least_twenty_bugs() -> None:
-    assert len(mutants.CATALOG) >= 20
+def test_the_catalog_names_are_unique_and_each_is_a_mutant() -> None:
     assert len({b.name for b in mutants.CATALOG}) == len(mutants.CATALOG)
+    assert set(mutants.MUTANTS) == {b.name for b in mutants.CATALOG}
 
 
 @pytest.mark.parametrize("bug", mutants.CATALOG, ids=lambda b: b.name)
@@ -68,9 +74,40 @@ def test_float32_only_candidate_passes_in_float32() -> None:
     assert not failing.passed and failing.counterexample.kind == "mismatch"  # float32 precision is not float64's
 
 
-def test_the_catalog_is_documented() -> None:
-    from pathlib import Path
+def _doc_rows() -> dict[str, list[str]]:
+    """docs/mutations.md's catalog table: name → [what, where it hides, kind]."""
+    rows = {}
+    for line in (ROOT / "docs" / "mutations.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+        if len(cells) == 5 and cells[0].isdigit():
+            rows[cells[1].strip("`")] = [cells[2], cells[3], cells[4].strip("`")]
+    return rows
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "mutations.md").read_text()
-    missing = [b.name for b in mutants.CATALOG if f"`{b.name}`" not in doc]
-    assert not missing, f"docs/mutations.md does not describe {missing}"
+
+def test_the_catalog_is_documented_exactly() -> None:
+    """docs/mutations.md's table is the catalog: the same bugs, descriptions, hiding places and kinds;
+    and the README's count is the catalog's."""
+    assert _doc_rows() == {b.name: [b.what, b.hides_at, b.kind] for b in mutants.CATALOG}
+    n = len(mutants.CATALOG)
+    assert f"**{n} of {n}**" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+HIDDEN = [b for b in mutants.CATALOG if b.hidden_by is not None]
+
+
+@pytest.mark.parametrize("bug", HIDDEN, ids=lambda b: b.name)
+def test_each_bug_hides_where_the_catalog_says(bug: mutants.Bug) -> None:
+    """On the restriction ``hidden_by`` the mutant's gradients equal the correct ones within the
+    tolerance model: the hiding place the catalog claims is real (so the search must leave it)."""
+
+    @settings(max_examples=25)
+    @given(cases(**bug.hidden_by))
+    def invisible(case) -> None:
+        wrong = mutants.MUTANTS[bug.name](*case.copy()[:3], list(case.activations), case.loss)
+        right = mutants.gradients(*case.copy()[:3], list(case.activations), case.loss)
+        analysis = tol.analyse(case)
+        mismatches, _ = tol.compare(wrong, right, analysis, u_ref=analysis.u)
+        assert [(dW.dtype, db.dtype) for dW, db in wrong] == [(dW.dtype, db.dtype) for dW, db in right]
+        assert not mismatches, f"{bug.name} is visible on {case.describe()}: {mismatches[0]}"
+
+    invisible()

@@ -430,7 +430,8 @@ def test_precision_section_states_the_drift():
 
 def test_a_cuda_report_measures_the_precision_section(tmp_path, monkeypatch):
     """The --device cuda path on a CPU machine, with torch and jax reported unavailable."""
-    monkeypatch.setattr(report.runner, "_skips", lambda device, backends: {"torch": "pretend: no GPU", "jax": "pretend"})
+    monkeypatch.setattr(report.runner, "_skips",
+                        lambda device, backends: {"torch": "pretend: no GPU", "jax": "pretend"})
     monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
     monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/nowhere")
     result = report.run_report(tmp_path, quick=True, device="cuda", activations=["tanh"], losses=["mse"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import manual_bp
@@ -34,7 +34,7 @@ def find_any(strategy, condition, max_examples: int = 3000):
     raise AssertionError("no draw satisfied the condition")
 
 
-CORNERS = {
+SHAPE_CORNERS = {
     "depth 1": lambda s: len(s.widths) == 2,
     "depth ≥ 3": lambda s: len(s.widths) >= 4,
     "depth 6": lambda s: len(s.widths) == 7,
@@ -48,9 +48,9 @@ CORNERS = {
 }
 
 
-@pytest.mark.parametrize("corner", list(CORNERS))
+@pytest.mark.parametrize("corner", list(SHAPE_CORNERS))
 def test_shapes_reach_every_corner(corner: str) -> None:
-    find_any(shapes(), CORNERS[corner])
+    find_any(shapes(), SHAPE_CORNERS[corner])
 
 
 def _exact_kink(case: Case) -> bool:
@@ -127,7 +127,20 @@ def test_assertion_helper_names_the_planted_mismatch(case: Case, pick: int) -> N
     assert "entry [0]" in msg and "> tolerance" in msg and "margin" in msg
 
 
-def test_assertion_helper_passes_the_truth_itself() -> None:
-    case = cases().example()
+@given(cases(max_depth=3, max_width=5), st.integers(0, 1000), st.sampled_from([0.5, 1.5]))
+def test_assertion_helper_draws_the_line_at_the_tolerance(case: Case, pick: int, factor: float) -> None:
+    """An error of half the tolerance at one entry passes, with that margin; 1.5 times it fails."""
     analysis = tol.analyse(case)
-    assert assert_gradients_close(analysis.grads, analysis.grads, analysis, u_ref=0.0) == 0.0
+    grads = [(dW.copy(), db.copy()) for dW, db in analysis.grads]
+    layer = pick % case.depth
+    tau = tol.tolerance(analysis.grad_bounds[layer][1], analysis.u, 0.0)
+    assume(tau[0] > 0 and np.isfinite(tau[0]))
+    grads[layer][1][0] += factor * tau[0]
+    # the planted value, as stored, must be off by the planted amount (no absorption by rounding)
+    assume(abs(abs(grads[layer][1][0] - analysis.grads[layer][1][0]) / tau[0] - factor) < 1e-3)
+    if factor < 1:
+        margin = assert_gradients_close(grads, analysis.grads, analysis, u_ref=0.0)
+        assert 0.5 - 1e-3 < margin <= 0.5 + 1e-3
+    else:
+        with pytest.raises(AssertionError, match=f"∂J/∂b⁽{layer + 1}⁾"):
+            assert_gradients_close(grads, analysis.grads, analysis, u_ref=0.0)
