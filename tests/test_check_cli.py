@@ -112,16 +112,13 @@ def _exits(params, x, y, activations, loss):
     raise SystemExit(3)
 
 
-def test_a_candidate_that_never_returns_gets_a_verdict(monkeypatch) -> None:
-    from bpcheck.check import judge
-
-    monkeypatch.setattr(judge, "CALL_TIMEOUT_S", 0.2)
-
+@pytest.mark.parametrize("isolate", [True, False])
+def test_a_candidate_that_never_returns_gets_a_verdict(isolate: bool) -> None:
     def spins(params, x, y, activations, loss):
         while True:
             pass
 
-    verdict = check(spins, examples=5, references=["ground_truth"])
+    verdict = check(spins, examples=5, references=["ground_truth"], timeout=0.2, isolate=isolate)
     assert not verdict.passed and verdict.counterexample.kind == "exception"
     assert "did not return within 0.2 s" in verdict.counterexample.message
 

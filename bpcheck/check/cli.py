@@ -9,6 +9,7 @@ from bpcheck.check import target as _target
 from bpcheck.check.search import check
 from bpcheck.check.text import format_verdict
 from bpcheck.errors import UsageError
+from bpcheck.isolation.supervisor import DEFAULT_MEMORY_LIMIT_GIB, DEFAULT_TIMEOUT_S
 from bpcheck.writing import write_atomic, write_json
 
 
@@ -26,6 +27,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "(default manual-bp-repro-FUNCTION.py in the current directory)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where the torch and jax references run when explaining a counterexample")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                        help=f"each call's deadline (default {DEFAULT_TIMEOUT_S:g} s): a call past it is a fault")
+    parser.add_argument("--memory-limit", type=float, default=DEFAULT_MEMORY_LIMIT_GIB, metavar="GiB",
+                        help=f"the candidate process's memory limit (default {DEFAULT_MEMORY_LIMIT_GIB:g} GiB)")
     parser.set_defaults(run=main)
 
 
@@ -43,9 +48,10 @@ def main(args: argparse.Namespace) -> int:
         if not any(references.available(b, "cuda") for b in ("torch", "jax")):
             raise UsageError("--device cuda: neither torch nor jax can use a CUDA device here")
     target = _target.parse(args.target)
-    fn = _target.load(target)
     dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
-    verdict = check(fn, examples=args.examples, seed=args.seed, dtypes=dtypes, target=target, device=args.device)
+    # the candidate is imported in its worker process only, never in this one
+    verdict = check(target=target, examples=args.examples, seed=args.seed, dtypes=dtypes, device=args.device,
+                    timeout=args.timeout, memory_limit=args.memory_limit)
     repro_path = None
     if verdict.counterexample is not None:
         repro_path = str(Path(args.repro or f"manual-bp-repro-{target.name}.py").resolve())

@@ -23,12 +23,13 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Unsatisfiable
 
-from bpcheck import tolerance as tol
 from bpcheck.cases import ACTIVATIONS, DTYPES, LOSSES, Case, make_case
 from bpcheck.check import judge as _judge
 from bpcheck.check import target as _target
 from bpcheck.check.explain import explain
 from bpcheck.check.verdict import Verdict
+from bpcheck.isolation import supervisor
+from bpcheck.isolation.supervisor import DEFAULT_MEMORY_LIMIT_GIB, DEFAULT_TIMEOUT_S, Candidate, InProcess, Isolated
 from bpcheck.strategies import cases
 
 
@@ -55,7 +56,7 @@ def corner_cases(dtypes: Sequence[str] = DTYPES, seed: int = 0) -> list[tuple[Ca
     return out
 
 
-def _search(fn: Callable[..., Any], strategy: Any, examples: int,
+def _search(candidate: Candidate, strategy: Any, examples: int,
             seed: int) -> tuple[tuple[Case, _judge.Fault] | None, int]:
     """Hypothesis's search and shrink: (the minimal failing case and its fault, or None; the number of
     passing cases the search judged before anything failed)."""
@@ -67,8 +68,7 @@ def _search(fn: Callable[..., Any], strategy: Any, examples: int,
     @given(strategy)
     def search(case: Case) -> None:
         nonlocal passed, last
-        analysis = tol.analyse(case)
-        fault = _judge.judge(fn, case, analysis)
+        fault, analysis = _judge.assess(candidate, case)
         if fault is None:
             assume(analysis.resolvable)  # not a pass: a case that cannot resolve a bug is steered away from
             if last is None:  # count the search, not the shrinking
@@ -88,45 +88,81 @@ def _search(fn: Callable[..., Any], strategy: Any, examples: int,
     return None, passed
 
 
-def check(fn: Callable[..., Any], *, examples: int = 500, seed: int = 0,
+def check(fn: Callable[..., Any] | None = None, *, examples: int = 500, seed: int = 0,
           dtypes: Sequence[str] = DTYPES, references: Sequence[str] | None = None,
-          target: str | _target.Target | None = None, device: str = "cpu") -> Verdict:
-    """Search for a case where ``fn`` breaks the contract; shrink it; explain it.
+          target: str | _target.Target | None = None, device: str = "cpu", isolate: bool = True,
+          timeout: float = DEFAULT_TIMEOUT_S, memory_limit: float | None = DEFAULT_MEMORY_LIMIT_GIB) -> Verdict:
+    """Search for a case where the candidate breaks the contract; shrink it; explain it.
 
-    ``fn(params, x, y, activations, loss) -> [(dW, db), ...]``. First one corner case per
+    The candidate ``fn(params, x, y, activations, loss) -> [(dW, db), ...]`` is given as a function, or
+    by ``target`` (``path/to/file.py:function`` or ``package.module:function``, as on the command line),
+    or both (``target`` then only names it in the repro script). First one corner case per
     activation × loss × dtype × (kinks, extreme regime) is judged, then ``examples`` random cases
     drawn by Hypothesis. A failing corner is shrunk by a search restricted to its activation, loss,
     dtype and regime. ``seed`` makes the run reproducible; ``dtypes``: which of float32/float64 to
     try; ``references``: the backends that explain a counterexample (default: all available);
-    ``target``: where ``fn`` comes from, for the repro script's import (default: found from ``fn``);
     ``device``: where the torch and jax references run for that explanation ("cpu" or "cuda").
+
+    ``isolate`` (default True) runs the candidate in a supervised worker process: its crashes, exits,
+    hangs and memory exhaustion become verdicts. ``timeout`` is each call's deadline in seconds,
+    ``memory_limit`` the worker's resident memory limit in GiB (None: none). ``isolate=False`` runs it
+    in this process, for debugging (a deadline by SIGALRM; no memory limit).
 
     ``examples`` in the verdict counts every case judged: the corners, the random cases that passed,
     and the failing one.
     """
-    if not isinstance(examples, int) or examples < 1:
+    if not isinstance(examples, int) or isinstance(examples, bool) or examples < 1:
         raise ValueError(f"examples must be an integer ≥ 1, got {examples!r}")
     bad = [d for d in dtypes if d not in DTYPES]
-    if bad or not dtypes:
-        raise ValueError(f"dtypes must be a non-empty subset of {DTYPES}, got {list(dtypes)}")
+    if bad or not dtypes or isinstance(dtypes, str):
+        raise ValueError(f"dtypes must be a non-empty subset of {DTYPES}, got {dtypes!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    if memory_limit is not None and (isinstance(memory_limit, bool) or not isinstance(memory_limit, int | float)
+                                     or not memory_limit > 0):
+        raise ValueError(f"memory_limit must be a number of GiB > 0 or None, got {memory_limit!r}")
+    if fn is None and target is None:
+        raise ValueError("check needs the candidate: a function (fn) or a target string")
+    if fn is not None and not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     where = _target.of_function(fn) if target is None else \
         target if isinstance(target, _target.Target) else _target.parse(target)
     start = time.perf_counter()
-    _judge.reset_deadline()
-    judged = 0
-    found = None
-    for case, restriction in corner_cases(dtypes, seed):
-        judged += 1
-        fault = _judge.judge(fn, case, tol.analyse(case))
-        if fault is not None:
-            shrunk, _ = _search(fn, cases(**restriction), max(examples, 200), seed)
-            found = shrunk if shrunk is not None else (case, fault)
-            break
+    with _open_candidate(fn, where, isolate, timeout, memory_limit) as candidate:
+        judged = 0
+        found = None
+        for case, restriction in corner_cases(dtypes, seed):
+            judged += 1
+            fault = _judge.judge(candidate, case)
+            if fault is not None:
+                shrunk, _ = _search(candidate, cases(**restriction), max(examples, 200), seed)
+                found = shrunk if shrunk is not None else (case, fault)
+                break
+        if found is None:
+            found, passed = _search(candidate, cases(dtypes=dtypes), examples, seed)
+            judged += passed + (found is not None)
     if found is None:
-        found, passed = _search(fn, cases(dtypes=dtypes), examples, seed)
-        judged += passed + (found is not None)
-    if found is None:
-        return Verdict(True, judged, seed, time.perf_counter() - start)
+        return Verdict(True, judged, seed, time.perf_counter() - start, dtypes=tuple(dtypes))
     case, fault = found
     cex = explain(case, fault, target=where, references=references, device=device)
-    return Verdict(False, judged, seed, time.perf_counter() - start, cex)
+    return Verdict(False, judged, seed, time.perf_counter() - start, cex, dtypes=tuple(dtypes))
+
+
+def _open_candidate(fn: Callable[..., Any] | None, target: _target.Target, isolate: bool, timeout: float,
+                    memory_limit: float | None) -> Candidate:
+    """The candidate as the judge runs it: in a worker process (loaded there from the target, or sent
+    there pickled), or in this process."""
+    if not isolate:
+        function = fn if fn is not None else _target.load(target)
+        return InProcess({_judge.CANDIDATE: function}, timeout=timeout)
+    if fn is not None:
+        source = supervisor.pickled_source(fn, _judge.CANDIDATE)
+    else:
+        source = supervisor.target_source(target, _judge.CANDIDATE)
+    candidate = Isolated(source, timeout=timeout, memory_limit_gib=memory_limit)
+    try:
+        candidate.start()
+    except BaseException:
+        candidate.close()
+        raise
+    return candidate

@@ -11,7 +11,7 @@ def format_verdict(verdict: Verdict, target: str, repro_path: str | None) -> str
             f"(seed {verdict.seed})")
     c = verdict.counterexample
     if c is None:
-        return head + "\nno disagreement found with the references in float32 or float64."
+        return head + f"\nno disagreement found with the references in {' and '.join(verdict.dtypes)}."
     case = c.case
     lines = [
         head,

@@ -35,6 +35,7 @@ class Verdict:
     seed: int
     seconds: float
     counterexample: Counterexample | None = None
+    dtypes: tuple[str, ...] = ("float32", "float64")  # the dtypes the search ran
 
     def to_json(self, repro_path: str | None = None) -> dict[str, Any]:
         return {"verdict": "pass" if self.passed else "fail", "examples": self.examples, "seed": self.seed,
