@@ -18,6 +18,7 @@ binary_cross_entropy.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -65,6 +66,15 @@ class Case(NamedTuple):
     def copy(self) -> Case:
         return Case([(W.copy(), b.copy()) for W, b in self.params], self.x.copy(), self.y.copy(),
                     self.activations, self.loss)
+
+    def digest(self) -> str:
+        """A fingerprint of the case's inputs (names, dtype, shapes and every value, bit for bit): two
+        cases with the same digest are the same network on the same data."""
+        h = hashlib.sha256(repr((self.activations, self.loss, str(self.dtype))).encode())
+        for a in (*(p for pair in self.params for p in pair), self.x, self.y):
+            h.update(repr(a.shape).encode())
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()[:16]
 
     def describe(self) -> str:
         return (f"widths={self.widths} activations={list(self.activations)} loss={self.loss} "

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from bpcheck.check import cli as check_cli
+from bpcheck.console import quiet_stdout
 from bpcheck.errors import UsageError
 from bpcheck.report import cli as report_cli
 
@@ -32,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; its exit status (docs/contract.md): a usage error is one line on stderr and 2,
+    an interrupt one line and 130, a closed stdout ends quietly with the command's own status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -40,9 +43,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"manual-bp {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("manual-bp: interrupted", file=sys.stderr)
+        print(f"manual-bp {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        quiet_stdout()
+        return 0
+
+
+def run() -> None:
+    """The console script: ``main``, then its status; a stdout closed at exit is no error either."""
+    status = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        quiet_stdout()
+    sys.exit(status)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -21,11 +21,56 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bpcheck.errors import UsageError
+
 
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def _probe(directory: Path) -> str | None:
+    """Why nothing can be written into ``directory`` (an existing one), or None: tried, not guessed
+    from permission bits (which root ignores)."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".manual-bp-probe.")
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    os.close(fd)
+    os.unlink(tmp)
+    return None
+
+
+def check_output_file(option: str, path: str | Path) -> Path:
+    """The absolute path of a file an option will write, checked before any work: not a directory,
+    in an existing directory that can be written. UsageError (one line) otherwise."""
+    target = Path(path).expanduser().absolute()
+    if target.is_dir():
+        raise UsageError(f"{option} {str(path)!r} is a directory; expected the path of a file to write")
+    parent = target.parent
+    if not parent.is_dir():
+        raise UsageError(f"{option} {str(path)!r}: directory {parent} does not exist")
+    why = _probe(parent)
+    if why is not None:
+        raise UsageError(f"{option} {str(path)!r}: cannot write into {parent}: {why}")
+    return target
+
+
+def check_output_dir(option: str, path: str | Path) -> Path:
+    """The absolute path of a directory an option will write into (made if missing), checked before any
+    work: a directory, or creatable in the nearest existing one, and writable. UsageError otherwise."""
+    target = Path(path).expanduser().absolute()
+    existing = target
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "exists and is not a directory" if existing == target else f"is inside {existing}, which is a file"
+        raise UsageError(f"{option} {str(path)!r} {what}")
+    why = _probe(existing)
+    if why is not None:
+        raise UsageError(f"{option} {str(path)!r}: cannot write into {existing}: {why}")
+    return target
 
 
 def write_atomic(path: str | Path, text: str) -> None:

@@ -22,6 +22,7 @@ from bpcheck import report, writing
 from bpcheck.cases import ACTIVATIONS, DTYPES, LOSSES
 from bpcheck.cli import main as cli_main
 from bpcheck.report.baseline import BIG_MARGIN_FLOOR, GROWTH, MARGIN_FLOOR, regression
+from bpcheck.report.render.markdown import escape
 from bpcheck.report.sweep import build_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +74,7 @@ def test_a_case_is_drawn_from_its_id_not_its_position():
 
 def test_report_json_format(first):
     rep = _load(first.paths["report.json"])
-    assert rep["schema"] == 1 and first.exit_status == 0 and rep["summary"]["exit_status"] == 0
+    assert rep["schema"] == report.SCHEMA == 2 and first.exit_status == 0 and rep["summary"]["exit_status"] == 0
     env = rep["environment"]
     for key in ("python", "numpy", "torch", "jax", "seed", "quick", "device", "allow_tf32",
                 "reduced_precision"):
@@ -175,7 +176,7 @@ def test_unmatched_cases_are_listed_not_failed(first, tmp_path):
     assert result.exit_status == 0
     assert base["baseline_only"] == ["made-up|mse|float64|1-1|b1|default"] and base["current_only"] == [gone]
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
-    assert "made-up|mse|float64|1-1|b1|default" in md and gone in md
+    assert escape("made-up|mse|float64|1-1|b1|default") in md and escape(gone) in md
 
 
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"cases": [{"no_id": 1}]}', "\udcff"])

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import math
 
 from bpcheck.check import target as _target
 from bpcheck.check.search import check
 from bpcheck.check.text import format_verdict
+from bpcheck.console import say
 from bpcheck.errors import UsageError
 from bpcheck.isolation.supervisor import DEFAULT_MEMORY_LIMIT_GIB, DEFAULT_TIMEOUT_S
-from bpcheck.writing import write_atomic, write_json
+from bpcheck.writing import check_output_file, write_atomic, write_json
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -34,29 +35,38 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=main)
 
 
+def _finite_positive(option: str, value: float) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{option} must be a finite number > 0, got {value:g}")
+    return value
+
+
 def main(args: argparse.Namespace) -> int:
+    """Validate everything (UsageError, exit 2) before any work; then check, write, print."""
     if args.examples < 1:
         raise UsageError(f"--examples must be ≥ 1, got {args.examples}")
-    if args.json:
-        parent = Path(args.json).resolve().parent
-        if not parent.is_dir():
-            raise UsageError(f"--json: directory {parent} does not exist")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
+    _finite_positive("--timeout", args.timeout)
+    _finite_positive("--memory-limit", args.memory_limit)
+    json_path = check_output_file("--json", args.json) if args.json else None
+    target = _target.parse(args.target)
+    repro_path = check_output_file("--repro", args.repro or f"manual-bp-repro-{target.name}.py")
     if args.device == "cuda":
         import references
 
         references.prepare_gpu_process()
         if not any(references.available(b, "cuda") for b in ("torch", "jax")):
             raise UsageError("--device cuda: neither torch nor jax can use a CUDA device here")
-    target = _target.parse(args.target)
     dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
     # the candidate is imported in its worker process only, never in this one
     verdict = check(target=target, examples=args.examples, seed=args.seed, dtypes=dtypes, device=args.device,
                     timeout=args.timeout, memory_limit=args.memory_limit)
-    repro_path = None
+    written = None
     if verdict.counterexample is not None:
-        repro_path = str(Path(args.repro or f"manual-bp-repro-{target.name}.py").resolve())
+        written = str(repro_path)
         write_atomic(repro_path, verdict.counterexample.repro)
-    print(format_verdict(verdict, args.target, repro_path))
-    if args.json:
-        write_json(args.json, verdict.to_json(repro_path), indent=2)
+    if json_path is not None:
+        write_json(json_path, verdict.to_json(written), indent=2)
+    say(format_verdict(verdict, args.target, written))  # last: a closed stdout loses nothing
     return 0 if verdict.passed else 1

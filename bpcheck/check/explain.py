@@ -18,6 +18,7 @@ from bpcheck.check.judge import Fault, structure_fault
 from bpcheck.check.repro import repro_script
 from bpcheck.check.target import Target
 from bpcheck.check.verdict import Counterexample
+from bpcheck.isolation.supervisor import DEFAULT_TIMEOUT_S
 
 PRIMARY_ORDER = ("ground_truth", "torch", "jax")
 _U_REF = {"ground_truth": 0.0, "torch": tol.unit_roundoff(np.float64), "jax": tol.unit_roundoff(np.float64),
@@ -59,7 +60,7 @@ def _table(got: Any, refs: list[tuple[str, list]], analysis: tol.Analysis) -> li
 
 
 def explain(case: Case, fault: Fault, *, target: Target, references: Sequence[str] | None = None,
-            device: str = "cpu") -> Counterexample:
+            device: str = "cpu", timeout: float = DEFAULT_TIMEOUT_S) -> Counterexample:
     """The minimal case against every reference: the contract's mismatches, a full table, a repro script."""
     analysis = fault.analysis if fault.analysis is not None else tol.analyse(case)
     refs = _reference_grads(case, analysis, references, device)
@@ -74,5 +75,5 @@ def explain(case: Case, fault: Fault, *, target: Target, references: Sequence[st
         # borderline against the primary reference: fall back to the search's own verdict
         mismatches = [{"layer": m.layer, "param": m.param, "reference": "bpcheck_float64",
                        "max_abs_err": m.max_abs_err, "tolerance": m.tolerance} for m in fault.mismatches]
-    repro = repro_script(case, fault, target, refs[0])
+    repro = repro_script(case, fault, target, refs[0], analysis, timeout=timeout, u_ref=_U_REF["torch"])
     return Counterexample(case, fault.kind, fault.message, mismatches, table, repro)

@@ -1,52 +1,157 @@
-"""The repro script of a counterexample: the minimal case as literals, the candidate's import, and
-the reference gradients, in a file that needs only NumPy and the candidate."""
+"""The repro script of a counterexample: a regression test that needs only NumPy and the candidate.
+
+The script holds the minimal case (small arrays as literals, large ones as base64 ``.npy``), the
+reference gradients and their error bounds, and the candidate's import by absolute path (with the
+directory its imports need on ``sys.path``), so it runs from any directory. It judges the candidate
+the way ``check`` does (exception, shape, dtype, mutated input, inconsistent, non-finite, mismatch,
+with the same tolerance τ = SAFETY · bound · (1 + u_ref/u)), in a child process of its own so that a
+crash or a hang of the candidate is reported too, and exits 1 while the candidate fails on the case
+(with this fault or another), 0 once it passes.
+"""
 
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
 
+from bpcheck import tolerance as tol
 from bpcheck.cases import Case
 from bpcheck.check.judge import Fault
 from bpcheck.check.target import Target
 
+LITERAL_MAX = 256  # arrays up to this many entries are written as literals; larger ones as base64 .npy
+
 
 def _literal(a: np.ndarray) -> str:
-    return f"np.array({a.tolist()!r}, dtype=np.{a.dtype})"
+    a = np.asarray(a)
+    if a.size <= LITERAL_MAX:
+        return f"np.array({a.tolist()!r}, dtype=np.{a.dtype})"
+    buffer = io.BytesIO()
+    np.save(buffer, a, allow_pickle=False)
+    return f"_npy({base64.b64encode(buffer.getvalue()).decode('ascii')!r})"
 
 
-def repro_script(case: Case, fault: Fault, target: Target, reference: tuple[str, list] | None) -> str:
-    """A script needing only NumPy and the candidate that replays the minimal case."""
+def _pairs(name: str, pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[str]:
+    return [f"{name} = [", *[f"    ({_literal(W)},\n     {_literal(b)})," for W, b in pairs], "]"]
+
+
+_JUDGE = '''
+
+def _npy(text):
+    import base64, io
+    return np.load(io.BytesIO(base64.b64decode(text)), allow_pickle=False)
+
+
+def _fresh():
+    return [(W.copy(), b.copy()) for W, b in params], x.copy(), y.copy(), list(activations), loss
+
+
+def _first_fault():
+    """The candidate's first fault on the case, in check's order, or None."""
+    args = _fresh()
+    try:
+        got = gradients(*args)
+    except BaseException as exc:
+        return f"exception: {type(exc).__name__}: {exc}"
+    if not isinstance(got, (list, tuple)) or len(got) != len(params):
+        return f"shape: expected a list of {len(params)} (dW, db) pairs, got {type(got).__name__}"
+    for l, (pair, (W, b)) in enumerate(zip(got, params), start=1):
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            return f"shape: layer {l}: expected a (dW, db) pair"
+        for name, g, p in (("dW", pair[0], W), ("db", pair[1], b)):
+            if not isinstance(g, np.ndarray) or g.shape != p.shape:
+                return f"shape: layer {l}: {name} is {type(g).__name__} {np.shape(g)}, expected shape {p.shape}"
+            if g.dtype != x.dtype:
+                return f"dtype: layer {l}: {name} has dtype {g.dtype}, expected {x.dtype}"
+    for (W, b), (W0, b0) in zip(args[0], params):
+        if not (np.array_equal(W, W0) and np.array_equal(b, b0)):
+            return "mutated_input: params were modified in place"
+    if not (np.array_equal(args[1], x) and np.array_equal(args[2], y)):
+        return "mutated_input: x or y was modified in place"
+    try:
+        again = gradients(*_fresh())
+    except BaseException as exc:
+        return f"inconsistent: the same call raised the second time: {type(exc).__name__}: {exc}"
+    for l, (pair, twin, bpair) in enumerate(zip(got, again, bounds), start=1):
+        for name, g, h, e in zip(("dW", "db"), pair, twin, bpair):
+            drift = np.abs(np.asarray(h, np.float64) - np.asarray(g, np.float64))
+            if np.shape(h) != g.shape or np.any(drift > SAFETY * e * 2):
+                return f"inconsistent: a second identical call gave a different {name} of layer {l}"
+    for l, (pair, want) in enumerate(zip(got, expected), start=1):
+        for name, g, t in zip(("dW", "db"), pair, want):
+            bad = ~np.isfinite(g) & np.isfinite(t)
+            if bad.any():
+                i = tuple(int(k) for k in np.argwhere(bad)[0])
+                return f"non_finite: layer {l}: {name}{list(i)} is {g[i]} where the truth is {t[i]!r}"
+    for l, (pair, want, bpair) in enumerate(zip(got, expected, bounds), start=1):
+        for name, g, t, e in zip(("dW", "db"), pair, want, bpair):
+            err = np.abs(np.asarray(g, np.float64) - t)
+            tau = SAFETY * e * (1 + U_REF / U)
+            if np.any(err > tau):
+                i = tuple(int(k) for k in np.unravel_index(np.argmax(np.where(err > tau, err, -1)), err.shape))
+                return (f"mismatch: layer {l}: {name}{list(i)} is {float(g[i])!r}, the truth is {float(t[i])!r} "
+                        f"(|error| {float(err[i]):.3g} > tolerance {float(tau[i]):.3g})")
+    return None
+
+
+if __name__ == "__main__":
+    import subprocess
+    import sys
+
+    if sys.argv[1:] == ["--call"]:  # the child: judge, then the verdict as the last line of its output
+        fault = _first_fault()
+        print("\\n" + (f"FAILS ({fault})" if fault else "PASSES: the candidate agrees with the truth on this case"))
+        sys.exit(0)
+    try:  # the parent: a child that crashes, exits early or hangs gives no verdict line, and fails
+        child = subprocess.run([sys.executable, __file__, "--call"], timeout=TIMEOUT_S, capture_output=True,
+                               text=True)
+    except subprocess.TimeoutExpired:
+        print(f"FAILS (exception: the call did not return within {TIMEOUT_S:g} s)")
+        sys.exit(1)
+    lines = child.stdout.rstrip().splitlines()
+    verdict = lines[-1] if lines and child.returncode == 0 else ""
+    if verdict.startswith(("FAILS (", "PASSES")):
+        print(verdict)
+        sys.exit(0 if verdict.startswith("PASSES") else 1)
+    status = child.returncode
+    how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
+    print(f"FAILS (exception: the candidate's process {how} during the call)")
+    sys.exit(1)
+'''
+
+
+def repro_script(case: Case, fault: Fault, target: Target, reference: tuple[str, list],
+                 analysis: tol.Analysis, *, timeout: float, u_ref: float) -> str:
+    """The script's text: the case, ``reference``'s gradients (rounded to float64) and the bounds of
+    ``analysis`` for a candidate in the case's dtype, judged against ``u_ref`` (the judge's)."""
+    name, R = reference
+    message = fault.message.replace('"""', "'''")
     lines = [
-        '"""Minimal counterexample found by `manual-bp check`.',
+        "#!/usr/bin/env python3",
+        "# Run it from any directory: python3 path/to/this_script.py -- exits 1 while the candidate fails",
+        "# on this case (with the fault below or another), 0 once it passes: a regression test.",
+        f'"""Minimal counterexample found by `manual-bp check {target.spec}`; needs NumPy and the candidate.',
         "",
         f"kind: {fault.kind}",
-        f"{fault.message}",
+        message,
         '"""',
         "import numpy as np",
         "",
         *target.import_lines("gradients"),
         "",
-        "params = [",
-        *[f"    ({_literal(W)},\n     {_literal(b)})," for W, b in case.params],
-        "]",
+        *_pairs("params", case.params),
         f"x = {_literal(case.x)}",
         f"y = {_literal(case.y)}",
         f"activations = {list(case.activations)!r}",
         f"loss = {case.loss!r}",
         "",
-        "got = gradients(params, x, y, activations, loss)",
+        f"# the reference gradients ({name}), rounded to float64, and the error bound of each entry for",
+        f"# a correct result in {case.dtype}: the tolerance is SAFETY · bound · (1 + U_REF/U)",
+        *_pairs("expected", [(np.asarray(dW, np.float64), np.asarray(db, np.float64)) for dW, db in R]),
+        *_pairs("bounds", [(eW, eb) for eW, eb in analysis.grad_bounds]),
+        f"SAFETY, U, U_REF = {tol.SAFETY!r}, {analysis.u!r}, {u_ref!r}",
+        f"TIMEOUT_S = {timeout!r}",
     ]
-    if reference is not None:
-        name, R = reference
-        lines += [
-            f"# the reference gradients ({name}), rounded to float64",
-            "expected = [",
-            *[f"    ({_literal(np.asarray(dW, np.float64))},\n     {_literal(np.asarray(db, np.float64))}),"
-              for dW, db in R],
-            "]",
-            "for l, ((gW, gb), (eW, eb)) in enumerate(zip(got, expected), start=1):",
-            "    for name, g, e in (('dW', gW, eW), ('db', gb, eb)):",
-            "        err = np.max(np.abs(np.asarray(g, np.float64) - e))",
-            "        print(f'layer {l} {name}: max |got - expected| = {err:.3g}')",
-        ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + _JUDGE

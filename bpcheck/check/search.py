@@ -144,7 +144,7 @@ def check(fn: Callable[..., Any] | None = None, *, examples: int = 500, seed: in
     if found is None:
         return Verdict(True, judged, seed, time.perf_counter() - start, dtypes=tuple(dtypes))
     case, fault = found
-    cex = explain(case, fault, target=where, references=references, device=device)
+    cex = explain(case, fault, target=where, references=references, device=device, timeout=timeout)
     return Verdict(False, judged, seed, time.perf_counter() - start, cex, dtypes=tuple(dtypes))
 
 

@@ -1,9 +1,15 @@
 """Reading a baseline report and finding regressions against it.
 
 A baseline is an earlier ``report.json``: a JSON object with a ``"cases"`` list of objects, each with a
-string ``"id"``. Cases are matched by id, whatever sweep or schema produced the baseline; cases found
-on one side only are listed as unmatched (that alone fails nothing). Figures are read by key, so a
-baseline missing a backend or a figure simply is not compared there.
+string ``"id"``. It is comparable when it was made with the same sweep definition (sweep, seed,
+activations, losses, dtypes, shapes: ``environment.definition``, or for a schema-1 report its sweep,
+seed and filters): then cases are matched by id, and a case whose inputs differ nonetheless (its
+``input_digest``, when both sides have one) is listed as unmatched, not compared. A baseline made
+with another definition is refused (``differences`` says what differs; the command exits 2) unless
+the caller allows it, and then only cases with the same id and the same input digest are compared.
+Cases found on one side only are listed as unmatched (that alone fails nothing). Package versions
+may differ: finding what a new version changed is what a baseline is for; they are listed. Figures
+are read by key, so a baseline missing a backend or a figure simply is not compared there.
 
 The regression rule (docs/report.md explains the numbers). For a backend measured in both reports,
 with errors e_old, e_new (``max_abs_err``) and the new margin m_new = error / tolerance τ:
@@ -118,27 +124,79 @@ def environment_changes(old: Any, new: dict[str, Any]) -> list[dict[str, Any]]:
             for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
 
+DEFINITION_KEYS = ("sweep", "seed", "activations", "losses", "dtypes", "shapes")
+
+
+def _definition(environment: Any) -> dict[str, Any]:
+    """What defines a report's cases, read from its environment (older reports: sweep, seed, filters)."""
+    env = environment if isinstance(environment, dict) else {}
+    if isinstance(env.get("definition"), dict):
+        return {k: env["definition"].get(k) for k in DEFINITION_KEYS}
+    filters = env.get("filters") if isinstance(env.get("filters"), dict) else {}
+    return {"sweep": env.get("sweep"), "seed": env.get("seed"), **{k: filters.get(k) for k in
+                                                                    ("activations", "losses", "dtypes")}}
+
+
+def differences(baseline: dict[str, Any], definition: dict[str, Any]) -> list[str]:
+    """How the baseline's sweep definition differs from this run's, one phrase each ([]: comparable)."""
+    old = _definition(baseline.get("environment"))
+    out = []
+    for key in DEFINITION_KEYS:
+        if key in old and key in definition and old[key] != definition[key]:
+            out.append(f"{key} {_short(old[key])} (baseline) vs {_short(definition[key])}")
+    return out
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _same_inputs(old: dict[str, Any], new: dict[str, Any], strict: bool) -> bool:
+    a, b = old.get("input_digest"), new.get("input_digest")
+    if isinstance(a, str) and isinstance(b, str):
+        return a == b
+    return not strict  # unknown: trusted only when the sweep definitions are the same
+
+
 def compare(baseline: dict[str, Any], cases: list[dict[str, Any]], environment: dict[str, Any],
-            path: str) -> dict[str, Any]:
-    """Regressions, unmatched cases and environment changes of ``cases`` against ``baseline``."""
+            path: str, *, different_sweep: bool = False) -> dict[str, Any]:
+    """Regressions, unmatched cases and environment changes of ``cases`` against ``baseline``.
+
+    ``different_sweep``: the definitions differ (allowed by the caller), so a case is compared only when
+    both sides have an input digest and it is the same.
+    """
     old_by_id = {c["id"]: c for c in baseline["cases"]}
     new_ids = {c["id"] for c in cases}
     regressions = []
+    inputs_differ = []
+    matched = 0
     for case in cases:
         old = old_by_id.get(case["id"])
         if old is None:
             continue
+        if not _same_inputs(old, case, different_sweep):
+            inputs_differ.append(case["id"])
+            continue
+        matched += 1
         old_entries = _entries(old)
         for backend, entry in case.get("backends", {}).items():
             found = regression(backend, old_entries.get(backend), entry, number(case.get("scale")))
             if found is not None:
                 regressions.append({"id": case["id"], **found})
+    changes = environment_changes(baseline.get("environment"), environment)
     return {
         "path": path,
         "schema": baseline.get("schema"),
-        "matched": sum(1 for c in cases if c["id"] in old_by_id),
+        "different_sweep": different_sweep,
+        "matched": matched,
         "baseline_only": [c["id"] for c in baseline["cases"] if c["id"] not in new_ids],
         "current_only": [c["id"] for c in cases if c["id"] not in old_by_id],
+        "inputs_differ": inputs_differ,
         "regressions": regressions,
-        "environment_changes": environment_changes(baseline.get("environment"), environment),
+        "environment_changes": changes,
+        "version_changes": [c for c in changes if c["key"] in VERSION_KEYS],
     }
+
+
+VERSION_KEYS = ("python", "numpy", "torch", "jax", "jaxlib", "mpmath", "manual_bp")

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 
+from bpcheck.console import say
 from bpcheck.report.runner import run_report
 
 
@@ -23,6 +24,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="where to write (default bp-report/)")
     parser.add_argument("--baseline", metavar="FILE",
                         help="an earlier report.json to find regressions against")
+    parser.add_argument("--allow-different-sweep", action="store_true",
+                        help="compare with a baseline made with another sweep or seed: only the cases whose "
+                             "inputs are identical")
     parser.add_argument("--quick", action="store_true",
                         help="one small shape: every activation × loss × dtype (132 cases)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
@@ -47,9 +51,10 @@ def main(args: argparse.Namespace) -> int:
     result = run_report(args.out, baseline=args.baseline, quick=args.quick, jobs=args.jobs,
                         seed=args.seed, device=args.device, allow_tf32=args.allow_tf32,
                         plots=not args.no_plots, activations=args.activations, losses=args.losses,
-                        dtypes=args.dtypes, progress=sys.stderr.isatty(), jax_cache=args.jax_cache)
+                        dtypes=args.dtypes, progress=sys.stderr.isatty(), jax_cache=args.jax_cache,
+                        allow_different_sweep=args.allow_different_sweep)
     s = result.report["summary"]
-    print(f"manual-bp report: {s['verdict']} — {s['cases']} cases, {len(s['disagreements'])} disagreements, "
+    say(f"manual-bp report: {s['verdict']} — {s['cases']} cases, {len(s['disagreements'])} disagreements, "
           f"{len(s['errors'])} errors, {len(s['regressions'])} regressions; wrote "
           f"{', '.join(str(p) for p in result.paths.values())}")
     return result.exit_status

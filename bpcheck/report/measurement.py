@@ -138,6 +138,7 @@ def measure_case(case: Case, *, case_id: str, regime: str, device: str = "cpu", 
     record: dict[str, Any] = {
         "id": case_id, "widths": case.widths, "batch": case.batch, "activations": list(case.activations),
         "loss": case.loss, "dtype": str(case.dtype), "regime": regime, "status": "ok",
+        "input_digest": case.digest(),
     }
     try:
         T = compute("ground_truth", case, "cpu", False)

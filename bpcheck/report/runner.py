@@ -41,28 +41,30 @@ Non-finite floats are written as the strings "inf", "-inf", "nan".
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import manual_bp
+import references
 from bpcheck.cases import Case
 from bpcheck.errors import UsageError
 from bpcheck.report import baseline as cmp
+from bpcheck.report import engines
 from bpcheck.report import measurement as msr
 from bpcheck.report.files import dump_report, write_all
 from bpcheck.report.precision import measure_precision
 from bpcheck.report.render.html import render_html
 from bpcheck.report.render.markdown import render_markdown
 from bpcheck.report.summary import summarise
-from bpcheck.report.sweep import Spec, build_sweep, group_by_signature
+from bpcheck.report.sweep import Spec, build_sweep, definition, group_by_signature
 from bpcheck.report.sweep import case_id as make_id
+from bpcheck.writing import check_output_dir
 
-SCHEMA = 1
+SCHEMA = 2  # 2: records carry input_digest, the environment its sweep definition and manual_bp's version
 
 
 class ReportResult(NamedTuple):
@@ -78,8 +80,7 @@ def _validate(out: Path, jobs: int, seed: int, device: str) -> None:
         raise UsageError(f"--seed must be a non-negative integer, got {seed}")
     if device not in ("cpu", "cuda"):
         raise UsageError(f"--device must be cpu or cuda, got {device!r}")
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {str(out)!r} exists and is not a directory")
+    check_output_dir("--out", out)
 
 
 def use_jax_cache(directory: str | Path) -> None:
@@ -129,25 +130,12 @@ def measure_sweep(specs: Sequence[Spec], *, seed: int, device: str, allow_tf32: 
     """The records of ``specs``, in their order, measured in ``jobs`` processes (spawned, not forked)."""
     groups = group_by_signature(specs)
     out: list[dict[str, Any] | None] = [None] * len(specs)
-    if jobs == 1:
-        for group in groups:
-            for i, record in msr.measure_group(group, seed, device, allow_tf32, backends, skip):
-                out[i] = record
-            advance(len(group))
-        return [r for r in out if r is not None]
-    context = multiprocessing.get_context("spawn")  # jax is multithreaded: never fork it
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [pool.submit(msr.measure_group, g, seed, device, allow_tf32, backends, skip)
-                   for g in groups]
-        try:
-            for future in as_completed(futures):
-                done = future.result()
-                for i, record in done:
-                    out[i] = record
-                advance(len(done))
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    tasks = [(msr.measure_group, (group, seed, device, allow_tf32, backends, skip)) for group in groups]
+    results = engines.in_process(tasks) if jobs == 1 else engines.local_pool(tasks, jobs)
+    for done in results:
+        for i, record in done:
+            out[i] = record
+        advance(len(done))
     return [r for r in out if r is not None]
 
 
@@ -156,23 +144,30 @@ def run_report(out_dir: str | Path = "bp-report", *, baseline: str | Path | None
                allow_tf32: bool = False, plots: bool = True,
                activations: Iterable[str] | None = None, losses: Iterable[str] | None = None,
                dtypes: Iterable[str] | None = None, backends: Sequence[str] = msr.BACKENDS,
-               progress: bool = False, jax_cache: str | Path | None = None) -> ReportResult:
+               progress: bool = False, jax_cache: str | Path | None = None,
+               allow_different_sweep: bool = False) -> ReportResult:
     """Run the quick or default sweep (optionally restricted by name) and write the report into ``out_dir``.
 
-    Raises ``bpcheck.cli.UsageError`` for a bad argument or an unreadable baseline, before measuring.
+    Raises ``bpcheck.errors.UsageError`` for a bad argument, an unreadable baseline, or a baseline made
+    with another sweep definition (unless ``allow_different_sweep``: then only the cases whose inputs
+    are identical are compared), before measuring.
     """
     started = time.monotonic()
     out = Path(out_dir)
     _validate(out, jobs, seed, device)
     if device == "cuda":  # workers share the GPU and must repeat their figures (inherited by spawned workers)
-        import references
-
         references.prepare_gpu_process()
     old = cmp.load_baseline(baseline) if baseline is not None else None
     try:
         specs = build_sweep(quick=quick, activations=activations, losses=losses, dtypes=dtypes)
+        defined = definition(quick=quick, seed=seed, activations=activations, losses=losses, dtypes=dtypes)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    differ = cmp.differences(old, defined) if old is not None else []
+    if differ and not allow_different_sweep:
+        raise UsageError(f"--baseline {str(baseline)!r} was made with another sweep ({'; '.join(differ)}), so its "
+                         "cases are other networks; --allow-different-sweep compares only the cases whose inputs "
+                         "are identical")
     if jax_cache is not None:
         use_jax_cache(jax_cache)
     skip = _skips(device, backends)
@@ -187,26 +182,26 @@ def run_report(out_dir: str | Path = "bp-report", *, baseline: str | Path | None
     ran_refs = any(b in msr.REFERENCES and b not in skip for b in backends)
     extra = {"precision": measure_precision(device, skip)} if device == "cuda" else {}
     env = collect_environment(device) | {
-        "sweep": "quick" if quick else "default", "seed": seed, "quick": quick, "allow_tf32": allow_tf32,
+        "sweep": defined["sweep"], "seed": seed, "quick": quick, "definition": defined, "allow_tf32": allow_tf32,
         "reduced_precision": bool(allow_tf32 and ran_refs),
         "filters": {"activations": activations and list(activations), "losses": losses and list(losses),
                     "dtypes": dtypes and list(dtypes)},
     }
     return _finish(records, out, env, old, str(baseline) if baseline is not None else None, plots,
-                   time.monotonic() - started, extra)
+                   time.monotonic() - started, extra, different_sweep=bool(differ))
 
 
 def collect_environment(device: str = "cpu") -> dict[str, Any]:
-    """``references.environment(device)`` (versions, precision settings, devices, CPU, BLAS)."""
-    import references
-
-    return dict(references.environment(device=device))
+    """``references.environment(device)`` (versions, precision settings, devices, CPU, BLAS), and the
+    version of manual_bp, the subject."""
+    return {"manual_bp": manual_bp.__version__, **references.environment(device=device)}
 
 
 def _finish(records: list[dict[str, Any]], out: Path, env: dict[str, Any], old: dict[str, Any] | None,
             baseline_path: str | None, plots: bool, elapsed: float | None,
-            extra: dict[str, Any] | None = None) -> ReportResult:
-    compared = cmp.compare(old, records, env, baseline_path or "") if old is not None else None
+            extra: dict[str, Any] | None = None, different_sweep: bool = False) -> ReportResult:
+    compared = cmp.compare(old, records, env, baseline_path or "", different_sweep=different_sweep) \
+        if old is not None else None
     report = {"schema": SCHEMA, "environment": env, "summary": summarise(records, compared), "cases": records}
     report |= extra or {}
     run = {"elapsed_s": None if elapsed is None else round(elapsed, 1)}

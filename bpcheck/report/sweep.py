@@ -15,7 +15,7 @@ sweep, and a float32 case and its float64 twin measure the same network.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -107,6 +107,18 @@ def build_sweep(*, quick: bool, activations: Iterable[str] | None = None, losses
                     widths, batch = STRESS_SHAPE
                     specs.extend(Spec(act, loss, dt, widths, batch, r) for r in STRESS_REGIMES)
     return specs
+
+
+def definition(*, quick: bool, seed: int, activations: Iterable[str] | None = None,
+               losses: Iterable[str] | None = None, dtypes: Iterable[str] | None = None) -> dict[str, Any]:
+    """What defines the sweep's cases (recorded in report.json; a baseline must share it): its name,
+    seed, the names it covers and its shapes ([widths, batch, regimes] each)."""
+    shapes = [[list(QUICK_SHAPE[0]), QUICK_SHAPE[1], ["default"]]] if quick else \
+        [[list(w), b, ["default", *(STRESS_REGIMES if (w, b) == STRESS_SHAPE else ())]] for w, b in DEFAULT_SHAPES]
+    return {"sweep": "quick" if quick else "default", "seed": seed,
+            "activations": list(_pick("activation", activations, ACTIVATIONS)),
+            "losses": list(_pick("loss", losses, LOSSES)), "dtypes": list(_pick("dtype", dtypes, DTYPES)),
+            "shapes": shapes}
 
 
 def group_by_signature(specs: Sequence[Spec]) -> list[list[tuple[int, Spec]]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bpcheck.report.render.sections import MARGIN_BACKENDS, Section, fmt, sections
@@ -10,20 +11,35 @@ from bpcheck.writing import number
 CASE_ROWS = 20  # the full per-case table is in report.html and report.json
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+# The characters that can start Markdown markup in the middle of a line (CommonMark lets a backslash
+# escape any of them): emphasis, code, links and images, raw HTML and entities, table cells, strike-
+# through. "_" is left alone inside a word (manual_bp, max_rel_err), where it cannot start emphasis.
+# Line starts are the sections' own text, never copied data.
+_MARKUP = re.compile(r"[\\`*\[\]<>#|!&~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
+def escape(text: object) -> str:
+    """``text`` as Markdown that shows exactly these characters: every markup character escaped and
+    every line break a space, so no string copied into the report (a case id, an environment value, a
+    baseline's contents) can add headings, links, HTML, table cells or list items."""
+    return _MARKUP.sub(lambda m: "\\" + m.group(0), " ".join(str(text).splitlines()))
 
 
 def table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(_cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
-    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    out = ["| " + " | ".join(escape(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(escape(c) for c in row) + " |" for row in rows]
     return out
 
 
+def _line(line: str) -> str:
+    """A section's line: its list marker kept (the sections' own), the rest escaped."""
+    return "- " + escape(line[2:]) if line.startswith("- ") else escape(line)
+
+
 def _section(sec: Section) -> list[str]:
-    out = [f"## {sec.title}", ""]
+    out = [f"## {escape(sec.title)}", ""]
     for i, line in enumerate(sec.lines):
-        out.append(line)
+        out.append(_line(line))
         after = sec.lines[i + 1] if i + 1 < len(sec.lines) else ""
         if not (line.startswith("- ") and after.startswith("- ")):
             out.append("")  # paragraphs apart, list items together

@@ -176,8 +176,15 @@ def regressions(report: dict[str, Any]) -> Section:
     base = s.get("baseline")
     if not base:
         return Section("Regressions", ["No baseline given (--baseline FILE)."])
-    lines = [f"Baseline {base['path']} (schema {base.get('schema')}): {base['matched']} cases matched by id, "
-             f"{len(s['regressions'])} regressions."]
+    lines = [f"Baseline {base['path']} (schema {base.get('schema')}): {base['matched']} cases matched (the same "
+             f"id and the same inputs), {len(s['regressions'])} regressions."]
+    if base.get("different_sweep"):
+        lines.append("The baseline was made with another sweep (--allow-different-sweep): only the cases whose "
+                     "inputs are identical were compared.")
+    versions = base.get("version_changes") or []
+    if versions:
+        lines.append("Package versions changed since the baseline: "
+                     + ", ".join(f"{c['key']} {c['baseline']} → {c['current']}" for c in versions) + ".")
     if not s["regressions"]:
         return Section("Regressions", lines)
     rows = [[r["id"], r["backend"], fmt(r["old_max_abs_err"]), fmt(r.get("new_max_abs_err")),
@@ -199,6 +206,8 @@ def unmatched(report: dict[str, Any]) -> Section | None:
         return None
     lines = [f"In the baseline only: {len(base['baseline_only'])}.", *_ids(base["baseline_only"]),
              f"In this run only: {len(base['current_only'])}.", *_ids(base["current_only"])]
+    differ = base.get("inputs_differ") or []
+    lines += [f"The same id with other inputs (not compared): {len(differ)}.", *_ids(differ)]
     changes = base.get("environment_changes", [])
     lines.append(f"Environment settings changed since the baseline: {len(changes)}.")
     lines += [f"- {c['key']}: {c['baseline']!r} → {c['current']!r}" for c in changes[:LIST_LIMIT]]

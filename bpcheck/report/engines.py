@@ -1,0 +1,54 @@
+"""Where a report's cases are measured: in this process, in a local pool of worker processes, or
+(``--scheduler``) on a Dask cluster. Every engine runs the same tasks, ``measurement.measure_group``
+on a group of ``sweep.Spec``s (a case by its specification: seed, shape, regime; never arrays), and
+hands each group's records back as they come, so the figures never depend on the engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import signal
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
+
+Task = tuple[Callable[..., Any], tuple[Any, ...]]
+
+
+def _ignore_interrupts() -> None:
+    """In a pool worker: Ctrl-C is the parent's to handle (it kills the workers), never a traceback here."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def in_process(tasks: Sequence[Task]) -> Iterator[Any]:
+    """Each task's result, in order, computed here."""
+    for fn, args in tasks:
+        yield fn(*args)
+
+
+def local_pool(tasks: Sequence[Task], jobs: int) -> Iterator[Any]:
+    """Each task's result as it completes, in ``jobs`` spawned worker processes (never forked: jax is
+    multithreaded). On any exception or interrupt in the parent, the workers are killed at once, not
+    left to finish what they were doing."""
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_ignore_interrupts)
+    try:
+        futures = [pool.submit(fn, *args) for fn, args in tasks]
+        for future in as_completed(futures):
+            yield future.result()
+    except BaseException:
+        _kill(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _kill(pool: ProcessPoolExecutor) -> None:
+    processes: Iterable[Any] = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.kill()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(2)
