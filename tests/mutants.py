@@ -221,7 +221,7 @@ CATALOG: tuple[Bug, ...] = (
     Bug("ce_without_softmax", "cross-entropy's gradient taken as (a − y)/B, logits used as probabilities",
         "cross_entropy only", "mismatch", _ALL_BUT["losses"]("cross_entropy")),
     Bug("bce_through_probabilities", "binary cross-entropy differentiated through σ(a): 0/0 when σ saturates",
-        "large logits", "non_finite", {"regimes": ["simple", "default"]}),
+        "large logits", "non_finite", {"regimes": ["default"], "max_depth": 1}),
     Bug("tanh_prime_unsquared", "tanh′ = 1 − tanh instead of 1 − tanh²", "tanh layers", "mismatch",
         _ALL_BUT["activations"]("tanh")),
     Bug("gelu_coarse_erf", "gelu's erf from a 1.5e-7 approximation (Abramowitz & Stegun 7.1.26)",

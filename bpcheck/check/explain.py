@@ -14,7 +14,8 @@ import numpy as np
 
 from bpcheck import tolerance as tol
 from bpcheck.cases import Case
-from bpcheck.check.judge import Fault, structure_fault
+from bpcheck.check.judge import Fault
+from bpcheck.check.layout import CONTRACT, Layout
 from bpcheck.check.repro import repro_script
 from bpcheck.check.target import Target
 from bpcheck.check.verdict import Counterexample
@@ -26,9 +27,10 @@ _U_REF = {"ground_truth": 0.0, "torch": tol.unit_roundoff(np.float64), "jax": to
 
 
 def _reference_grads(case: Case, analysis: tol.Analysis, names: Sequence[str] | None,
-                     device: str = "cpu") -> list[tuple[str, list]]:
+                     device: str = "cpu", layout: Layout = CONTRACT) -> list[tuple[str, list]]:
     """Each available reference's gradients on the case widened to float64 (the values are exact),
-    then the search's own float64 truth from ``analysis``."""
+    made what the layout's candidate returns, then the search's own float64 truth from ``analysis``
+    (already made so)."""
     import references
 
     wide = case.astype(np.float64)
@@ -42,7 +44,7 @@ def _reference_grads(case: Case, analysis: tol.Analysis, names: Sequence[str] | 
                                          backend=name, **({"device": where} if where != "cpu" else {}))
         except Exception:  # noqa: BLE001 - an oracle that fails is left out of the explanation
             continue
-        out.append((name, grads))
+        out.append((name, layout.adjust(grads, case)))
     out.append(("bpcheck_float64", analysis.grads))  # the search's own truth, always there
     return out
 
@@ -60,11 +62,15 @@ def _table(got: Any, refs: list[tuple[str, list]], analysis: tol.Analysis) -> li
 
 
 def explain(case: Case, fault: Fault, *, target: Target, references: Sequence[str] | None = None,
-            device: str = "cpu", timeout: float = DEFAULT_TIMEOUT_S) -> Counterexample:
-    """The minimal case against every reference: the contract's mismatches, a full table, a repro script."""
-    analysis = fault.analysis if fault.analysis is not None else tol.analyse(case)
-    refs = _reference_grads(case, analysis, references, device)
-    structured = fault.kind not in ("exception", "shape") and structure_fault(fault.output, case) is None
+            device: str = "cpu", timeout: float = DEFAULT_TIMEOUT_S, layout: Layout = CONTRACT) -> Counterexample:
+    """The minimal case against every reference: the contract's mismatches, a full table, a repro script.
+
+    ``fault.analysis`` is the truth as the candidate's layout returns it (``Layout.truth``); the
+    references' contract gradients are adjusted the same way (``Layout.adjust``).
+    """
+    analysis = fault.analysis if fault.analysis is not None else layout.truth(tol.analyse(case), case)
+    refs = _reference_grads(case, analysis, references, device, layout)
+    structured = fault.kind not in ("exception", "shape") and fault.output is not None
     table = _table(fault.output, refs, analysis) if structured else []
     primary = refs[0][0] if table else None
     mismatches = [
@@ -75,5 +81,6 @@ def explain(case: Case, fault: Fault, *, target: Target, references: Sequence[st
         # borderline against the primary reference: fall back to the search's own verdict
         mismatches = [{"layer": m.layer, "param": m.param, "reference": "bpcheck_float64",
                        "max_abs_err": m.max_abs_err, "tolerance": m.tolerance} for m in fault.mismatches]
-    repro = repro_script(case, fault, target, refs[0], analysis, timeout=timeout, u_ref=_U_REF["torch"])
-    return Counterexample(case, fault.kind, fault.message, mismatches, table, repro)
+    repro = repro_script(case, fault, target, refs[0], analysis, timeout=timeout, u_ref=_U_REF["torch"],
+                         layout=layout)
+    return Counterexample(case, fault.kind, fault.message, mismatches, table, repro, layout.activations(case))

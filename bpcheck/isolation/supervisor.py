@@ -66,6 +66,21 @@ def _context() -> Any:
 
 
 @contextlib.contextmanager
+def interrupts_held_from_children() -> Iterator[None]:
+    """Start child processes inside this: SIGINT is blocked while they start, and they inherit the
+    blocked mask, so a Ctrl-C that reaches the whole process group never interrupts (and never prints a
+    traceback from) a child; this process receives it when the block ends, and stops the children."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@contextlib.contextmanager
 def _without_main_module() -> Iterator[None]:
     """While a worker starts, hide ``__main__`` from multiprocessing, which would otherwise re-run the
     user's script (or our own command line, and with it every module of ours) in the worker."""
@@ -126,10 +141,12 @@ class Isolated:
         """Start the worker and load the candidate in it; UsageError if its import fails."""
         ctx = _context()
         self.starts += 1
+        with open(self._output, "wb"):
+            pass  # each worker's output file starts empty: a crash report quotes this worker's only
         parent, child = ctx.Pipe(duplex=True)
         self._proc = ctx.Process(target=worker.serve, args=(child, self.source, self._output), daemon=True,
                                  name="manual-bp candidate")
-        with _without_main_module():
+        with _without_main_module(), interrupts_held_from_children():
             self._proc.start()
         child.close()
         self._conn = parent

@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
+from bpcheck.isolation.supervisor import interrupts_held_from_children
+
 Task = tuple[Callable[..., Any], tuple[Any, ...]]
-
-
-def _ignore_interrupts() -> None:
-    """In a pool worker: Ctrl-C is the parent's to handle (it kills the workers), never a traceback here."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def in_process(tasks: Sequence[Task]) -> Iterator[Any]:
@@ -32,16 +28,17 @@ def local_pool(tasks: Sequence[Task], jobs: int) -> Iterator[Any]:
     multithreaded). On any exception or interrupt in the parent, the workers are killed at once, not
     left to finish what they were doing."""
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_ignore_interrupts)
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
     try:
-        futures = [pool.submit(fn, *args) for fn, args in tasks]
+        with interrupts_held_from_children():  # the pool starts its workers on the first submit
+            futures = [pool.submit(fn, *args) for fn, args in tasks]
         for future in as_completed(futures):
             yield future.result()
     except BaseException:
         _kill(pool)
+        pool.shutdown(wait=False, cancel_futures=True)  # its threads may wait on the killed workers
         raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    pool.shutdown(wait=True)
 
 
 def _kill(pool: ProcessPoolExecutor) -> None:
