@@ -41,6 +41,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     scope.add_argument("--losses", type=_names, metavar="L,M", help="losses")
     scope.add_argument("--output-width", type=int, metavar="N",
                        help="fix the output width n_L (1: a binary classifier)")
+    sizes = parser.add_argument_group("sizes (default: random networks of depth ≤ 6, widths ≤ 32, batch ≤ 32, and "
+                                      "size corners up to depth 12, width 1030, batch 75)")
+    sizes.add_argument("--max-depth", type=int, metavar="L", help="the deepest network to build")
+    sizes.add_argument("--max-width", type=int, metavar="N", help="the widest layer to build")
+    sizes.add_argument("--max-batch", type=int, metavar="B", help="the largest batch to build")
     how = parser.add_argument_group("how the candidate's code is written (default: the contract's)")
     how.add_argument("--layout", choices=SAMPLES, default="rows",
                      help="rows: x (B, n0), b (n,); columns: x (n0, B), y (nL, B), b and db (n, 1)")
@@ -93,16 +98,17 @@ def main(args: argparse.Namespace) -> int:
     # the candidate is imported in its worker process only, never in this one
     names = {"activations": args.activations, "hidden_activations": args.hidden_activations,
              "output_activations": args.output_activations, "losses": args.losses}
+    sizes = {"max_depth": args.max_depth, "max_width": args.max_width, "max_batch": args.max_batch}
     how = {"layout": args.layout, "weights": args.weights, "targets": args.targets, "reduction": args.reduction,
            "l2": args.l2, "loss_input": args.loss_input}
     try:  # the options' combination, before any work: a bad one is a usage error
         scope(layout=Layout(samples=how["layout"], **{k: v for k, v in how.items() if k != "layout"}),
-              dtypes=dtypes, output_width=args.output_width, **names)
+              dtypes=dtypes, output_width=args.output_width, **names, **sizes)
     except (ValueError, TypeError) as exc:  # each message starts with the keyword: show it as the option
         raise UsageError(f"--{str(exc).replace('_', '-', 1)}") from None
     verdict = check(target=target, examples=args.examples, seed=args.seed, dtypes=dtypes, device=args.device,
                     timeout=args.timeout, memory_limit=args.memory_limit, output_width=args.output_width,
-                    **names, **how)
+                    **names, **how, **sizes)
     verdict.target = args.target
     if verdict.counterexample is not None:
         verdict.repro_path = str(repro_path)

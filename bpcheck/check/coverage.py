@@ -37,6 +37,9 @@ class Scope:
     dtypes: tuple[str, ...] = DTYPES
     output_width: int | None = None
     layout: Layout = field(default_factory=Layout)
+    max_depth: int | None = None         # bounds on everything the check builds (None: its defaults)
+    max_width: int | None = None
+    max_batch: int | None = None
     probed: bool = False                 # the sets came from the probe, not from the caller
     unsupported: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"activations": (), "losses": ()})
 
@@ -48,10 +51,19 @@ class Scope:
         return self.probed
 
     def strategy_options(self) -> dict[str, Any]:
-        """Keywords of ``bpcheck.strategies.cases`` for this scope."""
+        """Keywords of ``bpcheck.strategies.cases`` for this scope (the random search's bounds are the
+        strategy's own unless the caller set them)."""
+        bounds = {k: v for k, v in (("max_depth", self.max_depth), ("max_width", self.max_width),
+                                    ("max_batch", self.max_batch)) if v is not None}
         return {"hidden_activations": list(self.hidden), "output_activations": list(self.output),
                 "losses": list(self.losses), "dtypes": list(self.dtypes), "output_width": self.output_width,
-                "targets": self.layout.case_targets}
+                "targets": self.layout.case_targets, **bounds}
+
+    def fits(self, widths: Sequence[int], batch: int) -> bool:
+        """Whether a network of these widths and batch lies within the caller's bounds."""
+        return ((self.max_depth is None or len(widths) - 1 <= self.max_depth)
+                and (self.max_width is None or max(widths) <= self.max_width)
+                and (self.max_batch is None or batch <= self.max_batch))
 
     def user_output(self, loss: str | None = None) -> tuple[str, ...]:
         """The output activations as the candidate sees them (softmax/sigmoid for a loss on probabilities)."""
@@ -65,12 +77,14 @@ class Scope:
         return {"activations": activations, "losses": list(self.losses), "dtypes": list(self.dtypes),
                 "hidden_activations": list(self.hidden), "output_activations": list(self.user_output()),
                 "unsupported": {k: list(v) for k, v in self.unsupported.items()},
-                "declined": declined, "output_width": self.output_width, "options": self.layout.options()}
+                "declined": declined, "output_width": self.output_width, "options": self.layout.options(),
+                "bounds": {"max_depth": self.max_depth, "max_width": self.max_width, "max_batch": self.max_batch}}
 
 
 def scope(*, layout: Layout, activations: Sequence[str] | None, hidden_activations: Sequence[str] | None,
           output_activations: Sequence[str] | None, losses: Sequence[str] | None, dtypes: Sequence[str],
-          output_width: int | None) -> Scope:
+          output_width: int | None, max_depth: int | None = None, max_width: int | None = None,
+          max_batch: int | None = None) -> Scope:
     """The scope the caller asked for (ValueError or TypeError naming a bad argument)."""
     def names(argument: str, given: Sequence[str] | None, valid: tuple[str, ...]) -> tuple[str, ...] | None:
         if given is None:
@@ -95,10 +109,13 @@ def scope(*, layout: Layout, activations: Sequence[str] | None, hidden_activatio
     if layout.loss_input == "probabilities":
         # the contract case's output layer is the identity; the candidate's applies softmax/sigmoid itself
         output = ("identity",)
-    if output_width is not None and (isinstance(output_width, bool) or not isinstance(output_width, int)
-                                     or output_width < 1):
-        raise ValueError(f"output_width must be an integer ≥ 1, got {output_width!r}")
-    return Scope(hidden, output, loss_set, tuple(dtypes), output_width, layout)
+    for argument, value in (("output_width", output_width), ("max_depth", max_depth), ("max_width", max_width),
+                            ("max_batch", max_batch)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{argument} must be an integer ≥ 1, got {value!r}")
+    if output_width is not None and max_width is not None and output_width > max_width:
+        raise ValueError(f"output_width {output_width} exceeds max_width {max_width}")
+    return Scope(hidden, output, loss_set, tuple(dtypes), output_width, layout, max_depth, max_width, max_batch)
 
 
 def _probe_case(hidden: str, output: str, loss: str, dtype: str, scope: Scope) -> Case:

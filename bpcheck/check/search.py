@@ -56,11 +56,7 @@ def corner_cases(dtypes: Sequence[str] = DTYPES, seed: int = 0,
     shrinks it (which may also move to the simple regime).
     """
     scope = scope if scope is not None else Scope(dtypes=tuple(dtypes))
-    if scope.hidden == scope.output:
-        pairs = [(a, a) for a in scope.hidden]
-    else:
-        n = max(len(scope.hidden), len(scope.output))
-        pairs = [(scope.hidden[i % len(scope.hidden)], scope.output[i % len(scope.output)]) for i in range(n)]
+    pairs = _activation_pairs(scope)
     widths = list(CORNER_WIDTHS)
     if scope.output_width is not None:
         widths[-1] = scope.output_width
@@ -75,6 +71,47 @@ def corner_cases(dtypes: Sequence[str] = DTYPES, seed: int = 0,
                            "output_activations": [output], "losses": [loss], "dtypes": [dtype],
                            "regimes": ["simple", regime]}))
     return out
+
+
+# Each crosses a size threshold where real code changes paths (chunked batches, fast paths for wide
+# layers, fixed buffers and layer limits, BLAS kernels that switch algorithms, vectorised code for
+# large arrays); the random search stays small (depth ≤ 6, widths ≤ 32, batch ≤ 32), so it never does.
+SIZE_SHAPES: tuple[tuple[tuple[int, ...], int], ...] = (
+    ((4, 6, 6, 6, 6, 6, 6, 6, 6, 6, 3), 5),           # depth 10
+    ((3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 2), 2),     # depth 12
+    ((10, 70, 5), 9),                                  # a width above 64
+    ((20, 130, 130, 4), 3),                            # above 128; W⁽²⁾ has 16 900 entries (≥ 4096)
+    ((8, 1030, 3), 4),                                 # a layer ≥ 1024 wide; z⁽¹⁾ has 4 120 entries
+    ((6, 20, 14, 3), 75),                              # a batch above 64 and no multiple of 16; z⁽¹⁾: 1 500
+)
+
+
+def size_cases(seed: int = 0, scope: Scope | None = None) -> list[Case]:
+    """The size corners within the scope's bounds: every shape of ``SIZE_SHAPES`` that fits, with every
+    activation pair of the scope (its losses in turn), in each dtype, in the default regime."""
+    scope = scope if scope is not None else Scope()
+    out = []
+    for s, (widths, batch) in enumerate(SIZE_SHAPES):
+        if not scope.fits(widths, batch):
+            continue
+        widths = (*widths[:-1], scope.output_width) if scope.output_width is not None else widths
+        for i, (hidden, output) in enumerate(_activation_pairs(scope)):
+            loss = scope.losses[(s + i) % len(scope.losses)]
+            acts = (hidden,) * (len(widths) - 2) + (output,)
+            for dtype in scope.dtypes:
+                rng = np.random.default_rng([seed, 1000 + s, i])  # the float32 twin is the same network
+                case = make_case(rng, widths, acts, loss, batch=batch, dtype="float64", regime="default",
+                                 targets=scope.layout.case_targets)
+                out.append(case.astype(dtype))
+    return out
+
+
+def _activation_pairs(scope: Scope) -> list[tuple[str, str]]:
+    """(hidden, output) pairs naming every activation of each set at least once."""
+    if scope.hidden == scope.output:
+        return [(a, a) for a in scope.hidden]
+    n = max(len(scope.hidden), len(scope.output))
+    return [(scope.hidden[i % len(scope.hidden)], scope.output[i % len(scope.output)]) for i in range(n)]
 
 
 class _Search:
@@ -123,7 +160,8 @@ class _Search:
         return None, passed
 
     def run(self, examples: int) -> tuple[tuple[Case, _judge.Fault] | None, int]:
-        """The corner sweep, then the random search: (the minimal failure or None, cases judged)."""
+        """The corner sweep, the random search, then the size corners: (the minimal failure or None,
+        cases judged)."""
         judged = 0
         for case, restriction in corner_cases(seed=self.seed, scope=self.scope):
             fault, _ = self.judge(case)
@@ -135,7 +173,58 @@ class _Search:
                 shrunk, _ = self.hypothesis(cases(**restriction), max(examples, 200))
                 return (shrunk if shrunk is not None else (case, fault)), judged
         found, passed = self.hypothesis(cases(**self.scope.strategy_options()), examples)
-        return found, judged + passed + (found is not None)
+        judged += passed + (found is not None)
+        if found is not None:
+            return found, judged
+        for case in size_cases(self.seed, self.scope):
+            fault, _ = self.judge(case)
+            if fault is not None and fault.kind == "declined":
+                self.declined += 1
+                continue
+            judged += 1
+            if fault is not None:
+                return self.shrink_size(case, fault), judged
+        return None, judged
+
+    def shrink_size(self, case: Case, fault: _judge.Fault) -> tuple[Case, _judge.Fault]:
+        """The smallest network that still fails, from a failing size corner: fewer layers first, then
+        each width and the batch bisected down to the smallest value that still fails (so a bug behind
+        a threshold keeps the size that triggers it). Values are redrawn for each shape from one
+        generator key, in the default regime; the fault kept is of the corner's kind."""
+        widths, batch, acts = list(case.widths), case.batch, list(case.activations)
+
+        def attempt(ws: list[int], b: int, names: list[str]) -> tuple[Case, _judge.Fault] | None:
+            rng = np.random.default_rng([self.seed, 2000, *ws, b])
+            trial = make_case(rng, ws, names, case.loss, batch=b, dtype="float64", regime="default",
+                              targets=self.scope.layout.case_targets).astype(case.dtype)
+            found, _ = self.judge(trial)
+            return (trial, found) if found is not None and found.kind == fault.kind else None
+
+        best = (case, fault)
+        for depth in range(1, len(acts)):  # fewer layers: the first hidden ones, then the output layer
+            names = acts[:depth - 1] + [acts[-1]]
+            found = attempt(widths[:depth] + [widths[-1]], batch, names)
+            if found is not None:
+                best, widths, acts = found, widths[:depth] + [widths[-1]], names
+                break
+        output_fixed = self.scope.output_width is not None
+        for i in range(len(widths) + 1):  # each width, then the batch, bisected
+            if i == len(widths) - 1 and output_fixed:
+                continue
+            lo, hi = 1, (batch if i == len(widths) else widths[i])
+            while lo < hi:
+                mid = (lo + hi) // 2
+                ws = widths if i == len(widths) else widths[:i] + [mid] + widths[i + 1:]
+                found = attempt(ws, mid if i == len(widths) else batch, acts)
+                if found is not None:
+                    best, hi = found, mid
+                else:
+                    lo = mid + 1
+            if i < len(widths):
+                widths[i] = hi
+            else:
+                batch = hi
+        return best
 
 
 def check(fn: Callable[..., Any] | None = None, *, examples: int = 500, seed: int = 0,
@@ -146,7 +235,8 @@ def check(fn: Callable[..., Any] | None = None, *, examples: int = 500, seed: in
           output_activations: Sequence[str] | None = None, losses: Sequence[str] | None = None,
           output_width: int | None = None, layout: str = "rows", weights: str = "out_in",
           targets: str = "probabilities", reduction: str = "mean", l2: float = 0.0,
-          loss_input: str = "logits") -> Verdict:
+          loss_input: str = "logits", max_depth: int | None = None, max_width: int | None = None,
+          max_batch: int | None = None) -> Verdict:
     """Search for a case where the candidate breaks the contract; shrink it; explain it.
 
     The candidate ``fn(params, x, y, activations, loss) -> [(dW, db), ...]`` is given as a function, or
@@ -171,8 +261,14 @@ def check(fn: Callable[..., Any] | None = None, *, examples: int = 500, seed: in
     ``memory_limit`` the worker's resident memory limit in GiB (None: none). ``isolate=False`` runs it
     in this process, for debugging (a deadline by SIGALRM; no memory limit).
 
+    Sizes: the random search draws depth ≤ 6, widths ≤ 32, batch ≤ 32 (``bpcheck.strategies``), and
+    ``SIZE_SHAPES`` adds a few large networks that cross common thresholds (depth 10 and 12, widths
+    above 64, 128 and 1024, a batch of 75, arrays of over 1024 and 4096 entries); a failing one is
+    shrunk to the smallest network that still fails. ``max_depth``, ``max_width`` and ``max_batch``
+    bound both: the random search draws up to them, and size corners beyond them are left out.
+
     ``examples`` in the verdict counts every case judged: the corners, the random cases that passed,
-    and the failing one. A scope in which the candidate implements nothing at all raises
+    the size corners, and the failing one. A scope in which the candidate implements nothing at all raises
     ``bpcheck.errors.UsageError`` (the command line's exit 2), never a pass.
     """
     if not isinstance(examples, int) or isinstance(examples, bool) or examples < 1:
@@ -192,7 +288,8 @@ def check(fn: Callable[..., Any] | None = None, *, examples: int = 500, seed: in
     how = Layout(samples=layout, weights=weights, targets=targets, reduction=reduction, l2=l2, loss_input=loss_input)
     asked = _coverage.scope(layout=how, activations=activations, hidden_activations=hidden_activations,
                             output_activations=output_activations, losses=losses, dtypes=dtypes,
-                            output_width=output_width)
+                            output_width=output_width, max_depth=max_depth, max_width=max_width,
+                            max_batch=max_batch)
     given = any(v is not None for v in (activations, hidden_activations, output_activations, losses))
     where = _target.of_function(fn) if target is None else \
         target if isinstance(target, _target.Target) else _target.parse(target)
