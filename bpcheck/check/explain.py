@@ -81,6 +81,52 @@ def explain(case: Case, fault: Fault, *, target: Target, references: Sequence[st
         # borderline against the primary reference: fall back to the search's own verdict
         mismatches = [{"layer": m.layer, "param": m.param, "reference": "bpcheck_float64",
                        "max_abs_err": m.max_abs_err, "tolerance": m.tolerance} for m in fault.mismatches]
-    repro = repro_script(case, fault, target, refs[0], analysis, timeout=timeout, u_ref=_U_REF["torch"],
-                         layout=layout)
-    return Counterexample(case, fault.kind, fault.message, mismatches, table, repro, layout.activations(case))
+    message = fault.message + (convention_note(case, fault, layout) if fault.kind == "mismatch" else "")
+    repro = repro_script(case, fault._replace(message=message), target, refs[0], analysis, timeout=timeout,
+                         u_ref=_U_REF["torch"], layout=layout)
+    return Counterexample(case, fault.kind, message, mismatches, table, repro, layout.activations(case))
+
+
+# what candidates commonly do at a kink instead of the contract's (PyTorch's) convention
+_OTHER_KINKS = {"relu": (1.0, 0.5), "leaky_relu": (1.0, 0.505), "elu": (0.0, 0.5), "l1": (1.0, -1.0)}
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _exact_kink(case: Case, analysis: tol.Analysis, name: str) -> str | None:
+    """Where the case sits exactly on ``name``'s kink (in every precision), in the seed's notation."""
+    if name == "l1":
+        if case.loss == "l1" and analysis.residual is not None and analysis.residual_bound is not None:
+            hits = np.argwhere((analysis.residual == 0) & (analysis.residual_bound == 0))
+            if len(hits):
+                b, j = (int(i) for i in hits[0])
+                L = str(case.depth).translate(_SUPERSCRIPT)
+                return f"a⁽{L}⁾[{b}, {j}] = y[{b}, {j}]"
+        return None
+    for l, (act, z, ez) in enumerate(zip(case.activations, analysis.zs, analysis.z_bounds, strict=True), start=1):
+        if act == name:
+            hits = np.argwhere((z == 0) & (ez == 0))
+            if len(hits):
+                b, i = (int(k) for k in hits[0])
+                return f"z⁽{str(l).translate(_SUPERSCRIPT)}⁾[{b}, {i}] = 0"
+    return None
+
+
+def convention_note(case: Case, fault: Fault, layout: Layout = CONTRACT) -> str:
+    """For a mismatch on a case with an exact kink: if the candidate's answer is right under another
+    common convention there, "; z⁽2⁾[0, 1] = 0 exactly: your leaky_relu′(0) is 1, the contract's is 0.01
+    (torch's)", so a convention difference reads as one, not as a wrong formula. Else ""."""
+    if fault.output is None:
+        return ""
+    contract = tol.analyse(case)
+    for name, values in _OTHER_KINKS.items():
+        where = _exact_kink(case, contract, name)
+        if where is None:
+            continue
+        for value in values:
+            other = layout.truth(tol.analyse(case, kinks={name: value}), case)
+            wrong, _ = tol.compare(fault.output, other.grads, other, u_ref=tol.unit_roundoff(np.float64))
+            if not wrong:
+                what = "l1 sign(0)" if name == "l1" else f"{name}′(0)"
+                return (f"; {where} exactly: your {what} is {value:g}, the contract's is {tol.KINKS[name]:g} "
+                        "(torch's)")
+    return ""

@@ -197,16 +197,18 @@ class Isolated:
     def deadline(self) -> float:
         return min(self.timeout, SHRINK_TIMEOUT_S) if self.timed_out else self.timeout
 
-    def submit(self, plan: str, name: str, args: tuple[Any, ...]) -> Iterator[Answer]:
-        """Send a request now; the returned iterator yields one answer per call of the plan as it comes."""
+    def submit(self, plan: str, names: str | tuple[str, ...], args: tuple[Any, ...]) -> Iterator[Answer]:
+        """Send a request now: the plan, the candidate's functions it uses (by name, in order), its
+        arguments. The returned iterator yields one answer per call of the plan as it comes."""
+        request = (plan, (names,) if isinstance(names, str) else tuple(names), args)
         self._drain()
         self._ensure()
         try:
-            self._conn.send((plan, name, args))
+            self._conn.send(request)
         except (BrokenPipeError, OSError):
             self._stop()
             self._ensure()
-            self._conn.send((plan, name, args))
+            self._conn.send(request)
         self._pending = True
         return self._replies()
 
@@ -307,9 +309,10 @@ class InProcess:
     def deadline(self) -> float:
         return min(self.timeout, SHRINK_TIMEOUT_S) if self.timed_out else self.timeout
 
-    def submit(self, plan: str, name: str, args: tuple[Any, ...]) -> Iterator[Answer]:
+    def submit(self, plan: str, names: str | tuple[str, ...], args: tuple[Any, ...]) -> Iterator[Answer]:
         seconds = self.deadline
-        for reply in worker.PLANS[plan](self.functions[name], args, seconds):
+        functions = tuple(self.functions[n] for n in ((names,) if isinstance(names, str) else names))
+        for reply in worker.PLANS[plan](functions, args, seconds):
             if reply.exception == "CandidateTimeout":
                 yield Crash(timeout_message(self, seconds))
                 return
