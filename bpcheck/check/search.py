@@ -171,7 +171,9 @@ class _Search:
             judged += 1
             if fault is not None:
                 shrunk, _ = self.hypothesis(cases(**restriction), max(examples, 200))
-                return (shrunk if shrunk is not None else (case, fault)), judged
+                if shrunk is None:  # the restricted search found no failure of its own: bisect the corner
+                    shrunk = self.shrink_size(case, fault, regime=restriction["regimes"][-1])
+                return shrunk, judged
         found, passed = self.hypothesis(cases(**self.scope.strategy_options()), examples)
         judged += passed + (found is not None)
         if found is not None:
@@ -186,16 +188,16 @@ class _Search:
                 return self.shrink_size(case, fault), judged
         return None, judged
 
-    def shrink_size(self, case: Case, fault: _judge.Fault) -> tuple[Case, _judge.Fault]:
-        """The smallest network that still fails, from a failing size corner: fewer layers first, then
-        each width and the batch bisected down to the smallest value that still fails (so a bug behind
-        a threshold keeps the size that triggers it). Values are redrawn for each shape from one
-        generator key, in the default regime; the fault kept is of the corner's kind."""
+    def shrink_size(self, case: Case, fault: _judge.Fault, regime: str = "default") -> tuple[Case, _judge.Fault]:
+        """The smallest network that still fails, from a failing corner: fewer layers first, then each
+        width and the batch bisected down to the smallest value that still fails (so a bug behind a
+        threshold keeps the size that triggers it). Values are redrawn for each shape from one
+        generator key, in the corner's ``regime``; the fault kept is of the corner's kind."""
         widths, batch, acts = list(case.widths), case.batch, list(case.activations)
 
         def attempt(ws: list[int], b: int, names: list[str]) -> tuple[Case, _judge.Fault] | None:
             rng = np.random.default_rng([self.seed, 2000, *ws, b])
-            trial = make_case(rng, ws, names, case.loss, batch=b, dtype="float64", regime="default",
+            trial = make_case(rng, ws, names, case.loss, batch=b, dtype="float64", regime=regime,
                               targets=self.scope.layout.case_targets).astype(case.dtype)
             found, _ = self.judge(trial)
             return (trial, found) if found is not None and found.kind == fault.kind else None
