@@ -42,9 +42,14 @@ def assert_backprop(fn: Callable[..., Any], case: Any, *, layout: str = "rows", 
     """Judge ``fn`` on one ``bpcheck.cases.Case`` exactly as ``manual-bp check`` does; AssertionError
     ("kind: message") on any fault. The layout options are ``check``'s (``bpcheck.check.layout``);
     draw cases to match (e.g. ``cases(targets="one-hot")`` for ``targets="labels"``). In-process, with
-    a ``timeout`` per call (SIGALRM, main thread)."""
+    a ``timeout`` per call (SIGALRM, main thread). A case that does not fit the options (soft targets
+    for ``targets="labels"``, a non-identity output layer for ``loss_input="probabilities"``) is a
+    ValueError, never a verdict."""
     __tracebackhide__ = True
     how = Layout(samples=layout, weights=weights, targets=targets, reduction=reduction, l2=l2, loss_input=loss_input)
+    why = how.misfit(case)
+    if why:
+        raise ValueError(f"assert_backprop: the case does not fit the options: {why}")
     fault = judge(InProcess({"gradients": fn}, timeout=timeout), case, layout=how)
     if fault is not None:
         raise AssertionError(f"{fault.kind}: {fault.message} (on {case.describe()})")

@@ -93,6 +93,25 @@ class Layout:
             return ("binary_cross_entropy",)
         return None
 
+    def misfit(self, case: Case) -> str:
+        """Why ``case`` cannot be shown to a candidate written this way, or "". ``check`` draws only cases
+        that fit; a case drawn by hand for another layout would be judged against a truth the candidate
+        was never asked for (soft targets shown as labels; a sigmoid output layer, then the candidate's
+        own sigmoid on top of it)."""
+        allowed = self.losses()
+        if allowed is not None and case.loss not in allowed:
+            return f"{self.options()} takes the loss {' or '.join(allowed)}, got {case.loss!r}"
+        if self.loss_input == "probabilities" and case.activations[-1] != "identity":
+            return (f"loss_input='probabilities' takes the contract's case, whose output layer is 'identity' "
+                    f"(its loss takes logits; the candidate is shown {PROBABILITY_OUTPUT[case.loss]!r} as its own "
+                    f"output activation), got {case.activations[-1]!r}: draw cases(output_activations=['identity'])")
+        y = np.asarray(case.y)
+        if self.targets in ("one-hot", "labels") and not (np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1)):
+            return f"targets={self.targets!r} needs one-hot rows of y: draw cases(targets='one-hot')"
+        if self.targets == "binary" and not np.all((y == 0) | (y == 1)):
+            return "targets='binary' needs y in {0, 1}: draw cases(targets='binary')"
+        return ""
+
     # -- contract case → the candidate's arguments ----------------------------------------------------------
     def activations(self, case: Case) -> list[str]:
         names = list(case.activations)
