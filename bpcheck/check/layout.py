@@ -84,14 +84,13 @@ class Layout:
         return {"labels": "one-hot"}.get(self.targets, self.targets)
 
     def losses(self) -> tuple[str, ...] | None:
-        """The losses this layout can express, or None for all of them."""
+        """The losses this layout can express, or None for all of them: those both its targets and its
+        loss input allow."""
+        by_targets = {"one-hot": ("cross_entropy",), "labels": ("cross_entropy",),
+                      "binary": ("binary_cross_entropy",)}.get(self.targets)
         if self.loss_input == "probabilities":
-            return tuple(PROBABILITY_OUTPUT)
-        if self.targets in ("one-hot", "labels"):
-            return ("cross_entropy",)
-        if self.targets == "binary":
-            return ("binary_cross_entropy",)
-        return None
+            return tuple(lo for lo in PROBABILITY_OUTPUT if by_targets is None or lo in by_targets)
+        return by_targets
 
     def misfit(self, case: Case) -> str:
         """Why ``case`` cannot be shown to a candidate written this way, or "". ``check`` draws only cases

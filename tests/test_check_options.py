@@ -1,0 +1,28 @@
+"""How the layout options of ``manual-bp check`` combine: the losses a check draws are those that every
+option allows."""
+
+from __future__ import annotations
+
+import pytest
+
+from bpcheck.check.coverage import scope
+from bpcheck.check.layout import Layout
+
+
+@pytest.mark.parametrize(("options", "losses"), [
+    ({"targets": "labels"}, ("cross_entropy",)),
+    ({"targets": "binary"}, ("binary_cross_entropy",)),
+    ({"loss_input": "probabilities"}, ("cross_entropy", "binary_cross_entropy")),
+    # a softmax classifier on probabilities with integer labels: never a binary cross-entropy case, whose
+    # soft targets would reach the candidate as their argmax (before: both losses were drawn)
+    ({"loss_input": "probabilities", "targets": "labels"}, ("cross_entropy",)),
+    ({"loss_input": "probabilities", "targets": "one-hot"}, ("cross_entropy",)),
+    ({"loss_input": "probabilities", "targets": "binary"}, ("binary_cross_entropy",)),
+])
+def test_the_losses_drawn_are_those_every_option_allows(options: dict[str, str], losses: tuple[str, ...]) -> None:
+    layout = Layout(**options)
+    assert layout.losses() == losses
+    drawn = scope(layout=layout, activations=None, hidden_activations=None, output_activations=None, losses=None,
+                  dtypes=("float64",), output_width=None)
+    assert drawn.losses == losses
+
