@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 
 from bpcheck.check import target as _target
 from bpcheck.check.coverage import scope
@@ -105,7 +106,7 @@ def main(args: argparse.Namespace) -> int:
         scope(layout=Layout(samples=how["layout"], **{k: v for k, v in how.items() if k != "layout"}),
               dtypes=dtypes, output_width=args.output_width, **names, **sizes)
     except (ValueError, TypeError) as exc:  # each message starts with the keyword: show it as the option
-        raise UsageError(f"--{str(exc).replace('_', '-', 1)}") from None
+        raise UsageError("--" + re.sub(r"^\w+", lambda m: m.group().replace("_", "-"), str(exc))) from None
     verdict = check(target=target, examples=args.examples, seed=args.seed, dtypes=dtypes, device=args.device,
                     timeout=args.timeout, memory_limit=args.memory_limit, output_width=args.output_width,
                     **names, **how, **sizes)
