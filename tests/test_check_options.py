@@ -1,13 +1,22 @@
-"""How the layout options of ``manual-bp check`` combine: the losses a check draws are those that every
-option allows."""
+"""How the layout options of ``manual-bp check`` combine (the losses a check draws are those that every
+option allows; a combination that allows none is a usage error), and how a counterexample points at an
+entry of the candidate's own arrays."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+import manual_bp
+from bpcheck.check import check
 from bpcheck.check.coverage import scope
 from bpcheck.check.layout import Layout
 from bpcheck.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(("options", "losses"), [
@@ -43,3 +52,41 @@ def test_a_combination_of_options_that_cannot_be_checked_is_one_line_exit_2(
     assert main(["check", "manual_bp:gradients", *options]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0], err
+
+
+def _in_out_one_entry_off(params, x, y, activations, loss):
+    """x @ W + b with W of shape (n_in, n_out): right, but for dW⁽¹⁾[0, 1] (input 0 → output 1), off by 1."""
+    grads = manual_bp.gradients([(W.T, b) for W, b in params], x, y, activations, loss)
+    out = [(dW.T.copy(), db) for dW, db in grads]
+    if out[0][0].shape[1] > 1:
+        out[0][0][0, 1] += 1
+    return out
+
+
+def _columns_one_bias_off(params, x, y, activations, loss):
+    """Samples in columns, b and db of shape (n, 1): right, but for db⁽¹⁾[1, 0], off by 1."""
+    grads = manual_bp.gradients([(W, b[:, 0]) for W, b in params], x.T, y.T, activations, loss)
+    out = [(dW, db[:, None].copy()) for dW, db in grads]
+    if out[0][1].shape[0] > 1:
+        out[0][1][1, 0] += 1
+    return out
+
+
+@pytest.mark.parametrize(("fn", "options", "param", "entry"), [
+    (_in_out_one_entry_off, {"weights": "in_out"}, "W", [0, 1]),   # the contract's orientation says [1, 0]
+    (_columns_one_bias_off, {"layout": "columns"}, "b", [1, 0]),   # the contract's b⁽¹⁾ says [1]
+])
+def test_a_counterexample_names_the_entry_in_the_candidates_own_array(
+        fn, options: dict[str, str], param: str, entry: list[int], tmp_path: Path) -> None:
+    verdict = check(fn, examples=20, references=["ground_truth"], activations=["identity"], losses=["half_sse"],
+                    target=f"{__file__}:{fn.__name__}", **options)  # the repro imports it from this file
+    cex = verdict.counterexample
+    assert cex is not None and cex.kind == "mismatch"
+    assert [(m["layer"], m["param"]) for m in cex.mismatches] == [(1, param)]
+    assert f"worst {param}⁽1⁾{entry}:" in cex.message
+    row = next(r for r in cex.table if (r["layer"], r["param"], r["reference"]) == (1, param, "ground_truth"))
+    assert row["index"] == entry
+    script = tmp_path / "repro.py"
+    script.write_text(cex.repro, encoding="utf-8")
+    ran = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 1 and f"FAILS (mismatch: layer 1: d{param}{entry} is" in ran.stdout, ran.stdout

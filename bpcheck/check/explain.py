@@ -49,7 +49,9 @@ def _reference_grads(case: Case, analysis: tol.Analysis, names: Sequence[str] | 
     return out
 
 
-def _table(got: Any, refs: list[tuple[str, list]], analysis: tol.Analysis) -> list[dict[str, Any]]:
+def _table(got: Any, refs: list[tuple[str, list]], analysis: tol.Analysis,
+           layout: Layout = CONTRACT) -> list[dict[str, Any]]:
+    """Every reference × layer × param; ``index``: the worst entry, in the candidate's own array."""
     table: list[dict[str, Any]] = []
     for name, R in refs:
         for l, (pair, rpair, bpair) in enumerate(zip(got, R, analysis.grad_bounds, strict=True), start=1):
@@ -57,7 +59,8 @@ def _table(got: Any, refs: list[tuple[str, list]], analysis: tol.Analysis) -> li
                 tau = tol.tolerance(e, analysis.u, _U_REF[name])
                 ok, err, t, margin, idx = tol.compare_arrays(G, Rv, tau)
                 table.append({"layer": l, "param": param, "reference": name, "max_abs_err": err,
-                              "tolerance": t, "margin": margin, "agree": ok, "index": list(idx)})
+                              "tolerance": t, "margin": margin, "agree": ok,
+                              "index": list(layout.entry(param, idx))})
     return table
 
 
@@ -71,7 +74,7 @@ def explain(case: Case, fault: Fault, *, target: Target, references: Sequence[st
     analysis = fault.analysis if fault.analysis is not None else layout.truth(tol.analyse(case), case)
     refs = _reference_grads(case, analysis, references, device, layout)
     structured = fault.kind not in ("exception", "shape") and fault.output is not None
-    table = _table(fault.output, refs, analysis) if structured else []
+    table = _table(fault.output, refs, analysis, layout) if structured else []
     primary = refs[0][0] if table else None
     mismatches = [
         {k: row[k] for k in ("layer", "param", "reference", "max_abs_err", "tolerance")}

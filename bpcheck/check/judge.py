@@ -111,7 +111,7 @@ def _first_fault(replies: Iterator[Any], case: Case, truth: tol.Analysis, layout
     if kind == "shape":
         return Fault("shape", message, [], first.value, truth)
     if kind == "dtype":
-        return Fault("dtype", message + _values_once_cast(out, truth), [], out, truth)
+        return Fault("dtype", message + _values_once_cast(out, truth, layout), [], out, truth)
 
     def fault(kind: str, message: str, mismatches: list[tol.Mismatch] | None = None) -> Fault:
         return Fault(kind, message, mismatches or [], out, truth)
@@ -138,27 +138,29 @@ def _first_fault(replies: Iterator[Any], case: Case, truth: tol.Analysis, layout
             bad = ~np.isfinite(got) & np.isfinite(t)
             if bad.any():
                 idx = tuple(int(i) for i in np.argwhere(bad)[0])
-                return fault("non_finite", f"layer {l}: {name}{list(idx)} is {got[idx]} where the truth is "
-                                           f"{float(t[idx])!r}")
+                return fault("non_finite", f"layer {l}: {name}{list(layout.entry(name, idx))} is {got[idx]} "
+                                           f"where the truth is {float(t[idx])!r}")
     mismatches, _ = tol.compare(out, truth.grads, truth, u_ref=tol.unit_roundoff(np.float64))
     if mismatches:
-        return fault("mismatch", _mismatch_message(mismatches), mismatches)
+        return fault("mismatch", _mismatch_message(mismatches, layout), mismatches)
     return None
 
 
-def _values_once_cast(out: list[tuple[Array, Array]], truth: tol.Analysis) -> str:
+def _values_once_cast(out: list[tuple[Array, Array]], truth: tol.Analysis, layout: Layout) -> str:
     """A dtype fault does not hide the numbers: are the values right once cast to the expected dtype?"""
     cast = [(dW.astype(truth.dtype), db.astype(truth.dtype)) for dW, db in out]
     with np.errstate(all="ignore"):
         mismatches, _ = tol.compare(cast, truth.grads, truth, u_ref=tol.unit_roundoff(np.float64))
     if not mismatches:
         return f"; once cast to {truth.dtype} its values agree with the truth"
-    return f"; its values are wrong too, once cast to {truth.dtype}: {_mismatch_message(mismatches)}"
+    return f"; its values are wrong too, once cast to {truth.dtype}: {_mismatch_message(mismatches, layout)}"
 
 
-def _mismatch_message(mismatches: list[tol.Mismatch]) -> str:
+def _mismatch_message(mismatches: list[tol.Mismatch], layout: Layout = CONTRACT) -> str:
+    """The wrong pairs, and the worst entry, indexed as in the candidate's own array."""
     parts = [f"{m.param}⁽{m.layer}⁾" for m in mismatches]
     worst = max(mismatches, key=lambda m: m.margin)
+    at = list(layout.entry(worst.param, worst.index))
     return (f"gradients disagree with the truth beyond tolerance in {', '.join(parts)}; worst "
-            f"{worst.param}⁽{worst.layer}⁾{list(worst.index)}: error {worst.max_abs_err:.3g} > "
+            f"{worst.param}⁽{worst.layer}⁾{at}: error {worst.max_abs_err:.3g} > "
             f"tolerance {worst.tolerance:.3g}")

@@ -132,6 +132,16 @@ class Layout:
         x = case.x.T if self.samples == "columns" else case.x
         return params, x, y, self.activations(case), case.loss
 
+    def entry(self, param: str, index: tuple[int, ...] | list[int]) -> tuple[int, ...]:
+        """An entry of a contract gradient (of W⁽ˡ⁾ (n_l, n_{l−1}) or b⁽ˡ⁾ (n_l,)) as the index into the
+        candidate's own array, so that a message points at the entry the candidate computed."""
+        at = tuple(int(i) for i in index)
+        if param in ("W", "dW") and self.weights == "in_out":
+            return at[::-1]
+        if param in ("b", "db") and self.samples == "columns":
+            return (*at, 0)
+        return at
+
     # -- the candidate's answer → contract gradients -------------------------------------------------------
     def canonical(self, out: Any, case: Case) -> tuple[list[tuple[Array, Array]] | None, str, str]:
         """(the answer as contract (dW, db) pairs, fault kind or "", message or ""): a ``shape`` fault

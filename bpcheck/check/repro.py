@@ -81,6 +81,15 @@ def _canonical(got):
     return [((gW.T if IN_OUT else gW), gb.reshape(-1)) for gW, gb in pairs], None
 
 
+def _entry(name, i):
+    """An entry of a contract gradient as the index into the candidate's own array."""
+    if name == "dW" and IN_OUT:
+        return list(i[::-1])
+    if name == "db" and COLUMNS:
+        return [*i, 0]
+    return list(i)
+
+
 def _first_fault():
     """The candidate's first fault on the case, in check's order, or None."""
     args = _fresh()
@@ -112,15 +121,15 @@ def _first_fault():
             bad = ~np.isfinite(g) & np.isfinite(t)
             if bad.any():
                 i = tuple(int(k) for k in np.argwhere(bad)[0])
-                return f"non_finite: layer {l}: {name}{list(i)} is {g[i]} where the truth is {t[i]!r}"
+                return f"non_finite: layer {l}: {name}{_entry(name, i)} is {g[i]} where the truth is {t[i]!r}"
     for l, (pair, want, bpair) in enumerate(zip(got, expected, bounds), start=1):
         for name, g, t, e in zip(("dW", "db"), pair, want, bpair):
             err = np.abs(np.asarray(g, np.float64) - t)
             tau = SAFETY * e * (1 + U_REF / U)
             if np.any(err > tau):
                 i = tuple(int(k) for k in np.unravel_index(np.argmax(np.where(err > tau, err, -1)), err.shape))
-                return (f"mismatch: layer {l}: {name}{list(i)} is {float(g[i])!r}, the truth is {float(t[i])!r} "
-                        f"(|error| {float(err[i]):.3g} > tolerance {float(tau[i]):.3g})")
+                return (f"mismatch: layer {l}: {name}{_entry(name, i)} is {float(g[i])!r}, "
+                        f"the truth is {float(t[i])!r} (|error| {float(err[i]):.3g} > tolerance {float(tau[i]):.3g})")
     return None
 
 
