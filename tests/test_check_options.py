@@ -8,11 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import manual_bp
+from bpcheck import tolerance as tol
+from bpcheck.cases import Case
 from bpcheck.check import check
 from bpcheck.check.coverage import scope
+from bpcheck.check.explain import convention_note
+from bpcheck.check.judge import Fault
 from bpcheck.check.layout import Layout
 from bpcheck.cli import main
 
@@ -90,3 +95,17 @@ def test_a_counterexample_names_the_entry_in_the_candidates_own_array(
     script.write_text(cex.repro, encoding="utf-8")
     ran = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert ran.returncode == 1 and f"FAILS (mismatch: layer 1: d{param}{entry} is" in ran.stdout, ran.stdout
+
+
+@pytest.mark.parametrize(("layout", "where"), [("rows", "z⁽¹⁾[0, 1] = 0"), ("columns", "z⁽¹⁾[1, 0] = 0")])
+def test_an_exact_kink_is_named_as_in_the_candidates_own_arrays(layout: str, where: str) -> None:
+    """One sample, two relu units, z⁽¹⁾ = (½, 0): the kink is sample 0, unit 1; a candidate with
+    relu′(0) = 1 reads it as its own z[0, 1] in rows and z[1, 0] in columns."""
+    f64 = np.float64
+    case = Case([(np.array([[1.0], [0.0]], f64), np.array([0.5, 0.0], f64))], np.array([[1.0]], f64),
+                np.array([[0.0, 1.0]], f64), ("relu",), "half_sse")
+    how = Layout(samples=layout)
+    relu_prime_one = tol.analyse(case, kinks={"relu": 1.0})
+    fault = Fault("mismatch", "", [], relu_prime_one.grads, how.truth(tol.analyse(case), case))
+    assert convention_note(case, fault, how) == (f"; {where} exactly: your relu′(0) is 1, the contract's is 0 "
+                                                 "(torch's)")

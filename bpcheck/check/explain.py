@@ -95,22 +95,26 @@ _OTHER_KINKS = {"relu": (1.0, 0.5), "leaky_relu": (1.0, 0.505), "elu": (0.0, 0.5
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
-def _exact_kink(case: Case, analysis: tol.Analysis, name: str) -> str | None:
-    """Where the case sits exactly on ``name``'s kink (in every precision), in the seed's notation."""
+def _exact_kink(case: Case, analysis: tol.Analysis, name: str, layout: Layout = CONTRACT) -> str | None:
+    """Where the case sits exactly on ``name``'s kink (in every precision), in the seed's notation,
+    indexed as the candidate's own arrays are ([sample, unit], or [unit, sample] in columns)."""
+    def at(sample: int, unit: int) -> str:
+        return f"[{unit}, {sample}]" if layout.samples == "columns" else f"[{sample}, {unit}]"
+
     if name == "l1":
         if case.loss == "l1" and analysis.residual is not None and analysis.residual_bound is not None:
             hits = np.argwhere((analysis.residual == 0) & (analysis.residual_bound == 0))
             if len(hits):
                 b, j = (int(i) for i in hits[0])
                 L = str(case.depth).translate(_SUPERSCRIPT)
-                return f"a⁽{L}⁾[{b}, {j}] = y[{b}, {j}]"
+                return f"a⁽{L}⁾{at(b, j)} = y{at(b, j)}"
         return None
     for l, (act, z, ez) in enumerate(zip(case.activations, analysis.zs, analysis.z_bounds, strict=True), start=1):
         if act == name:
             hits = np.argwhere((z == 0) & (ez == 0))
             if len(hits):
                 b, i = (int(k) for k in hits[0])
-                return f"z⁽{str(l).translate(_SUPERSCRIPT)}⁾[{b}, {i}] = 0"
+                return f"z⁽{str(l).translate(_SUPERSCRIPT)}⁾{at(b, i)} = 0"
     return None
 
 
@@ -122,7 +126,7 @@ def convention_note(case: Case, fault: Fault, layout: Layout = CONTRACT) -> str:
         return ""
     contract = tol.analyse(case)
     for name, values in _OTHER_KINKS.items():
-        where = _exact_kink(case, contract, name)
+        where = _exact_kink(case, contract, name, layout)
         if where is None:
             continue
         for value in values:
