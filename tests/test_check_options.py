@@ -109,3 +109,26 @@ def test_an_exact_kink_is_named_as_in_the_candidates_own_arrays(layout: str, whe
     fault = Fault("mismatch", "", [], relu_prime_one.grads, how.truth(tol.analyse(case), case))
     assert convention_note(case, fault, how) == (f"; {where} exactly: your relu′(0) is 1, the contract's is 0 "
                                                  "(torch's)")
+
+
+def _small_nets_only(params, x, y, activations, loss):
+    """Right for tanh and half_sse on networks of at most 2 layers, widths ≤ 2 and batch ≤ 2; refuses
+    anything larger (as code written for a fixed small architecture does) and other names."""
+    if set(activations) != {"tanh"} or loss != "half_sse":
+        raise NotImplementedError(f"tanh and half_sse only, not {activations}, {loss}")
+    widths = [x.shape[1]] + [W.shape[0] for W, _ in params]
+    if len(params) > 2 or max(widths) > 2 or x.shape[0] > 2:
+        raise ValueError(f"this code is for networks of ≤ 2 layers, widths ≤ 2, batch ≤ 2, got {widths}, "
+                         f"batch {x.shape[0]}")
+    return manual_bp.gradients(params, x, y, activations, loss)
+
+
+@pytest.mark.parametrize("names", [{"activations": ["tanh"], "losses": ["half_sse"]}, {}], ids=["given", "probed"])
+@pytest.mark.parametrize("depth", [1, 2])
+def test_the_bounds_hold_for_every_network_built(names: dict[str, list[str]], depth: int) -> None:
+    """--max-depth/--max-width/--max-batch bound the corners and the probe too (before, the corners
+    were depth 3, widths 3, batch 3 whatever the bounds: a false FAIL beyond the bounds)."""
+    verdict = check(_small_nets_only, examples=20, references=["ground_truth"], max_depth=depth, max_width=2,
+                    max_batch=2, **names)
+    assert verdict.passed, verdict.counterexample and verdict.counterexample.message
+    assert (verdict.coverage["activations"], verdict.coverage["losses"]) == (["tanh"], ["half_sse"])

@@ -65,6 +65,18 @@ class Scope:
                 and (self.max_width is None or max(widths) <= self.max_width)
                 and (self.max_batch is None or batch <= self.max_batch))
 
+    def bounded(self, widths: Sequence[int], batch: int) -> tuple[list[int], int]:
+        """A fixed shape (a corner's, the probe's) made to fit the scope: at most ``max_depth`` layers
+        (hidden ones dropped first), no layer wider than ``max_width``, no batch larger than
+        ``max_batch``, and n_L = ``output_width`` when it is set."""
+        depth = len(widths) - 1 if self.max_depth is None else min(len(widths) - 1, self.max_depth)
+        fitted = [*widths[:depth], widths[-1]]
+        if self.max_width is not None:
+            fitted = [min(w, self.max_width) for w in fitted]
+        if self.output_width is not None:
+            fitted[-1] = self.output_width
+        return fitted, batch if self.max_batch is None else min(batch, self.max_batch)
+
     def user_output(self, loss: str | None = None) -> tuple[str, ...]:
         """The output activations as the candidate sees them (softmax/sigmoid for a loss on probabilities)."""
         if self.layout.loss_input == "probabilities":
@@ -119,11 +131,10 @@ def scope(*, layout: Layout, activations: Sequence[str] | None, hidden_activatio
 
 
 def _probe_case(hidden: str, output: str, loss: str, dtype: str, scope: Scope) -> Case:
-    widths = list(_PROBE_WIDTHS)
-    if scope.output_width is not None:
-        widths[-1] = scope.output_width
+    widths, batch = scope.bounded(_PROBE_WIDTHS, _PROBE_BATCH)
     rng = np.random.default_rng([ACTIVATIONS.index(hidden), ACTIVATIONS.index(output), LOSSES.index(loss)])
-    return make_case(rng, widths, (hidden, output), loss, batch=_PROBE_BATCH, dtype=dtype, regime="simple",
+    names = (hidden, output) if len(widths) == 3 else (output,)  # max_depth 1: no hidden layer to probe
+    return make_case(rng, widths, names, loss, batch=batch, dtype=dtype, regime="simple",
                      targets=scope.layout.case_targets)
 
 
@@ -148,6 +159,8 @@ def probe(candidate: Candidate, given: Scope) -> Scope:
     hidden = tuple(h for h in given.hidden if any(t[0] == h for t in ok))
     output = tuple(o for o in given.output if any(t[1] == o for t in ok))
     losses = tuple(lo for lo in given.losses if any(t[2] == lo for t in ok))
+    if given.max_depth == 1:  # no hidden layer is ever built: the probe tried the output layer's names only
+        hidden = tuple(h for h in given.hidden if h in output)
     dtypes = tuple(d for d in given.dtypes if ok and not _declines(
         candidate, _probe_case(*ok[0], d, given), given.layout)) if ok else ()
     unsupported = {"activations": tuple(a for a in ACTIVATIONS if (a in given.hidden or a in given.output)

@@ -57,15 +57,13 @@ def corner_cases(dtypes: Sequence[str] = DTYPES, seed: int = 0,
     """
     scope = scope if scope is not None else Scope(dtypes=tuple(dtypes))
     pairs = _activation_pairs(scope)
-    widths = list(CORNER_WIDTHS)
-    if scope.output_width is not None:
-        widths[-1] = scope.output_width
+    widths, batch = scope.bounded(CORNER_WIDTHS, CORNER_BATCH)
     out = []
     for i, ((hidden, output), loss, dtype, regime) in enumerate(
             (p, lo, d, r) for p in pairs for lo in scope.losses for d in scope.dtypes for r in CORNER_REGIMES):
         rng = np.random.default_rng([seed, i])
         acts = (hidden,) * (len(widths) - 2) + (output,)
-        case = make_case(rng, widths, acts, loss, batch=CORNER_BATCH, dtype=dtype, regime=regime,
+        case = make_case(rng, widths, acts, loss, batch=batch, dtype=dtype, regime=regime,
                          targets=scope.layout.case_targets)
         out.append((case, {**scope.strategy_options(), "hidden_activations": [hidden],
                            "output_activations": [output], "losses": [loss], "dtypes": [dtype],
