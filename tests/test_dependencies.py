@@ -1,5 +1,6 @@
-"""Every third-party module the packages import is declared in pyproject.toml, so the README's install
-(`pip install -c constraints.txt -e '.[all]'`) on a fresh machine brings it, and constraints.txt pins it."""
+"""Every third-party module the packages and the tests import is declared in pyproject.toml, so the
+README's install (`pip install -c constraints.txt -e '.[all]'`) on a fresh machine brings it, and
+constraints.txt pins it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("manual_bp", "references", "bpcheck")
+PACKAGES = ("manual_bp", "references", "bpcheck", "tests")  # what the README's two commands run
 
 
 def _imports(node: ast.AST, optional: bool = False) -> Iterator[tuple[str, bool]]:
@@ -31,11 +32,11 @@ def _imports(node: ast.AST, optional: bool = False) -> Iterator[tuple[str, bool]
 
 
 def _imported_top_level_modules() -> set[str]:
-    """Every third-party module the packages need (imported other than optionally), by top-level name."""
+    """Every third-party module the packages and tests need (imported other than optionally), by
+    top-level name."""
     needed = set()
-    for package in PACKAGES:
-        for path in (ROOT / package).rglob("*.py"):
-            needed |= {m for m, optional in _imports(ast.parse(path.read_text(encoding="utf-8"))) if not optional}
+    for path in [ROOT / "conftest.py", *(p for package in PACKAGES for p in (ROOT / package).rglob("*.py"))]:
+        needed |= {m for m, optional in _imports(ast.parse(path.read_text(encoding="utf-8"))) if not optional}
     return needed - set(sys.stdlib_module_names) - set(PACKAGES)
 
 
@@ -52,7 +53,7 @@ def test_every_imported_distribution_is_declared_and_pinned() -> None:
               if line.strip() and not line.startswith("#")}
     distributions = importlib.metadata.packages_distributions()
     modules = _imported_top_level_modules()
-    assert "cloudpickle" in modules and "numpy" in modules  # the scan sees imports inside functions too
+    assert {"cloudpickle", "psutil", "numpy"} <= modules  # the scan sees imports inside functions too
     for module in sorted(modules):
         names = {d.lower().replace("_", "-") for d in distributions.get(module, [module])}
         assert names & declared, f"{module} is imported but none of {sorted(names)} is declared in pyproject.toml"
