@@ -1,0 +1,88 @@
+"""Truth and bounds of batch norm (normalised over the batch, axis 0) and layer norm (over the
+features, axis 1), derived step by step (docs/tolerance.md, "Layers"; K entries per normalised group):
+
+    μ = mean x             e(μ) = u√(K+1)·mean|x| + u|μ|                         (0 when K = 1)
+    x_c = x − μ            e(x_c) = e(μ) + u|x_c|
+    σ² = mean x_c²         e(σ²) = mean(2|x_c| e(x_c) + e(x_c)² + u x̄²) + u√(K+1)·mean x̄² + u σ²,  x̄ = |x_c| + e(x_c)
+    s = σ² + eps           e(s) = e(σ²) + u s [σ² ≠ 0] + u eps [eps not representable]
+    r = 1/√s               e(r) = max_± |1/√(s ± e(s)) − r| + C u r
+    x̂ = x_c r              e(x̂) = e(x_c) r + |x_c| e(r) + e(x_c) e(r) + u|x̂|
+    out = γ x̂ + β          e(out) = |γ| e(x̂) + C u (|γ| r (|x| + |μ|) + |β|)
+
+The last term admits the fused form out = x·(γr) + (β − μγr) that torch's kernels use: its roundings
+scale with |x| and |μ|, not with |x − μ|, so out is not exact at batch 1 there. Backward, g = dout ⊙ γ:
+
+    dβ = Σ_n dout,  dγ = Σ_n dout x̂                      (sums over the batch, N terms)
+    A = mean g, B = mean g x̂, w = g − A − x̂ B,  dx = r w   (means over the K entries)
+
+with the errors of A, B and w propagated the same way, and e(dx) = e(r)(|g| + |A| + 3|x̂ B|) + r e(w)
++ …: the r error enters each term on its own (the step-by-step graph form has r³ in its variance
+term), so it is not allowed to cancel. At K = 1 every correct form gives x̂ = 0 and dx = 0 exactly
+(g − mean g = 0 for one entry), and the bound of dx is 0 there.
+
+The first-order μ-error terms (2|x_c| e(x_c)) are kept although they cancel in a two-pass variance:
+they admit Welford-style updates too, at the cost of a looser bound when |μ| ≫ σ.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bpcheck.layers._bounds import C_ELEM, dot, plain_sum
+
+Array = np.ndarray
+Outputs = dict[str, tuple[Array, Array]]
+
+
+def _mean(v: Array, axis: int) -> Array:
+    return v.mean(axis=axis, keepdims=True)
+
+
+def normalise(a: dict[str, Array], hyper: dict[str, Any], dout: Array, u: float, tiny: float,
+              dtype: np.dtype, axis: int) -> Outputs:
+    x, gamma, beta = a["x"], a["gamma"], a["beta"]
+    eps = hyper["eps"]
+    K, N = x.shape[axis], x.shape[0]
+    # forward
+    mu = _mean(x, axis)
+    e_mu = (plain_sum(K, u) * _mean(np.abs(x), axis) + u * np.abs(mu) + 2 * tiny) * (K > 1)
+    xc = x - mu
+    e_xc = e_mu + u * np.abs(xc)
+    big = np.abs(xc) + e_xc
+    var = _mean(xc * xc, axis)
+    e_var = (_mean(2 * np.abs(xc) * e_xc + e_xc**2 + u * big**2, axis) + plain_sum(K, u) * _mean(big**2, axis)
+             + u * var + 4 * tiny) * (K > 1)
+    s = var + eps
+    e_s = e_var + u * s * ((var != 0) | (e_var != 0)) + (u * eps if float(dtype.type(eps)) != eps else 0.0)
+    r = 1 / np.sqrt(s)
+    lo = np.maximum(s - e_s, np.finfo(np.float64).tiny)
+    e_r = np.maximum(np.abs(1 / np.sqrt(lo) - r), np.abs(1 / np.sqrt(s + e_s) - r)) + C_ELEM * u * r
+    xhat = xc * r
+    e_xhat = e_xc * r + np.abs(xc) * e_r + e_xc * e_r + u * np.abs(xhat)
+    out = gamma * xhat + beta
+    fused = np.abs(gamma) * r * (np.abs(x) + np.abs(mu)) + np.abs(beta)   # x·(γr) + (β − μγr)
+    e_out = np.abs(gamma) * e_xhat + C_ELEM * u * fused + 2 * tiny
+    # backward
+    ad = np.abs(dout)
+    dbeta = dout.sum(axis=0)
+    e_dbeta = plain_sum(N, u) * ad.sum(axis=0) + (N > 1) * N * tiny
+    dgamma = (dout * xhat).sum(axis=0)
+    e_dgamma = (ad * e_xhat).sum(axis=0) + dot(N, u) * np.abs(dout * xhat).sum(axis=0) + N * tiny
+    e_dgamma = np.where((e_xhat == 0).all(axis=0) & (xhat == 0).all(axis=0), 0.0, e_dgamma)
+    g = dout * gamma
+    e_g = u * np.abs(g)
+    A = _mean(g, axis)
+    e_A = _mean(e_g, axis) + plain_sum(K, u) * _mean(np.abs(g), axis) + u * np.abs(A)
+    B = _mean(g * xhat, axis)
+    e_B = _mean(e_g * np.abs(xhat) + np.abs(g) * e_xhat + e_g * e_xhat, axis) + \
+        dot(K, u) * _mean(np.abs(g * xhat), axis) + u * np.abs(B)
+    w = g - A - xhat * B
+    e_w = e_g + e_A + e_xhat * np.abs(B) + np.abs(xhat) * e_B + e_xhat * e_B + \
+        C_ELEM * u * (np.abs(g) + np.abs(A) + np.abs(xhat * B)) + 4 * tiny
+    dx = r * w
+    e_dx = e_r * (np.abs(g) + np.abs(A) + 3 * np.abs(xhat * B)) + r * e_w + e_r * e_w + u * np.abs(dx)
+    if K == 1:  # one entry per group: x̂ = 0 and g − mean g = 0 exactly, in every correct form
+        dx, e_dx = np.zeros_like(x), np.zeros_like(x)
+    return {"out": (out, e_out), "dx": (dx, e_dx), "dgamma": (dgamma, e_dgamma), "dbeta": (dbeta, e_dbeta)}
