@@ -8,6 +8,12 @@ distance from the exact value; inputs are exact (the truth runs on the very same
   term is not rounded).
 * Underflow: frameworks may flush subnormal results to zero, so each rounded step may lose up to the
   dtype's smallest normal ``tiny`` in absolute terms: n·tiny for n terms.
+* An elementwise function other than +, −, ×, ÷ (exp, log, tanh, erf, the sigmoid, √) is accurate to
+  a few ulps in the frameworks, not to ½ ulp: measured against mpmath on this project's CPU, XLA's
+  float64 tanh is off by up to 6 ulps (12u; its derivative 1 − tanh² by 14u), its float32 tanh, expm1
+  and erf by 3–3.7 ulps, the sigmoid by 2 ulps in both frameworks. Such a step adds ELEMENTARY·u times
+  the magnitude of its result (bpcheck.tolerance's elementwise steps carry C_ELEM = 2; the layer
+  model tops them up to ELEMENTARY).
 * Exactness: where every term is exactly zero the result is exact (bound 0, the propagated parts are
   zero too); and where every factor is a multiple of 2⁻⁸ (``DYADIC_BITS``) and Σ|terms| < 2^(p−17)
   (p: the dtype's significand bits), every product and partial sum is representable, so the result is
@@ -24,8 +30,9 @@ from bpcheck.tolerance import C_ELEM, SAFETY, compare_arrays, tolerance, unit_ro
 
 Array = np.ndarray
 DYADIC_BITS = 8
+ELEMENTARY = 16.0  # in units of u: a transcendental step of a framework (XLA's tanh: 12u, 1 − tanh²: 14u)
 
-__all__ = ["C_ELEM", "SAFETY", "compare_arrays", "dot", "dyadic", "exact_limit", "plain_sum", "tolerance",
+__all__ = ["C_ELEM", "ELEMENTARY", "SAFETY", "compare_arrays", "dot", "dyadic", "exact_limit", "plain_sum", "tolerance",
            "unit_roundoff", "zero_where_exact"]
 
 

@@ -5,20 +5,21 @@ features, axis 1), derived step by step (docs/tolerance.md, "Layers"; K entries 
     x_c = x − μ            e(x_c) = e(μ) + u|x_c|
     σ² = mean x_c²         e(σ²) = mean(2|x_c| e(x_c) + e(x_c)² + u x̄²) + u√(K+1)·mean x̄² + u σ²,  x̄ = |x_c| + e(x_c)
     s = σ² + eps           e(s) = e(σ²) + u s [σ² ≠ 0] + u eps [eps not representable]
-    r = 1/√s               e(r) = max_± |1/√(s ± e(s)) − r| + C u r
-    x̂ = x_c r              e(x̂) = e(x_c) r + |x_c| e(r) + e(x_c) e(r) + u|x̂|
-    out = γ x̂ + β          e(out) = |γ| e(x̂) + C u (|γ| r (|x| + |μ|) + |β|)
+    r = 1/√s               e(r) = max_± |1/√(s ± e(s)) − r| + E u r      (E = ELEMENTARY: √ and ÷, or rsqrt)
+    x̂ = x_c r              e(x̂) = e(x_c) r + |x_c| e(r) + e(x_c) e(r) + C u m̂,   m̂ = r (|x| + |μ|)
+    out = γ x̂ + β          e(out) = |γ| e(x̂) + C u (|γ| m̂ + |β|)
 
-The last term admits the fused form out = x·(γr) + (β − μγr) that torch's kernels use: its roundings
-scale with |x| and |μ|, not with |x − μ|, so out is not exact at batch 1 there. Backward, g = dout ⊙ γ:
+m̂ is the magnitude of x̂'s *uncentred* evaluation x·r − μ·r, which torch's kernels use throughout
+(out = x·(γr) + (β − μγr); layer norm's dγ from x·r + (−μr); its dx as r·g + b·x + c with
+b = (μ Σg − Σ g x)·r³/K): their roundings scale with |x| and |μ|, not with |x − μ|, so nothing is
+exact at K = 1 there (dx = 0 up to u r |g| with a fused multiply-add). Backward, g = dout ⊙ γ:
 
     dβ = Σ_n dout,  dγ = Σ_n dout x̂                      (sums over the batch, N terms)
     A = mean g, B = mean g x̂, w = g − A − x̂ B,  dx = r w   (means over the K entries)
 
-with the errors of A, B and w propagated the same way, and e(dx) = e(r)(|g| + |A| + 3|x̂ B|) + r e(w)
-+ …: the r error enters each term on its own (the step-by-step graph form has r³ in its variance
-term), so it is not allowed to cancel. At K = 1 every correct form gives x̂ = 0 and dx = 0 exactly
-(g − mean g = 0 for one entry), and the bound of dx is 0 there.
+with the errors of A, B and w propagated the same way and every rounding of a term with x̂ taken at
+m̂; e(dx) = e(r)(|g| + |A| + 3 m̂ |B|) + r e(w) + …: the r error enters each term on its own (the
+step-by-step graph form has r³ in its variance term; torch's has it in b), so it may not cancel.
 
 The first-order μ-error terms (2|x_c| e(x_c)) are kept although they cancel in a two-pass variance:
 they admit Welford-style updates too, at the cost of a looser bound when |μ| ≫ σ.
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from bpcheck.layers._bounds import C_ELEM, dot, plain_sum
+from bpcheck.layers._bounds import C_ELEM, ELEMENTARY, dot, plain_sum
 
 Array = np.ndarray
 Outputs = dict[str, tuple[Array, Array]]
@@ -58,31 +59,28 @@ def normalise(a: dict[str, Array], hyper: dict[str, Any], dout: Array, u: float,
     e_s = e_var + u * s * ((var != 0) | (e_var != 0)) + (u * eps if float(dtype.type(eps)) != eps else 0.0)
     r = 1 / np.sqrt(s)
     lo = np.maximum(s - e_s, np.finfo(np.float64).tiny)
-    e_r = np.maximum(np.abs(1 / np.sqrt(lo) - r), np.abs(1 / np.sqrt(s + e_s) - r)) + C_ELEM * u * r
+    e_r = np.maximum(np.abs(1 / np.sqrt(lo) - r), np.abs(1 / np.sqrt(s + e_s) - r)) + ELEMENTARY * u * r
     xhat = xc * r
-    e_xhat = e_xc * r + np.abs(xc) * e_r + e_xc * e_r + u * np.abs(xhat)
+    m_hat = r * (np.abs(x) + np.abs(mu))   # the terms of x̂ = x·r − μ·r, the uncentred evaluation
+    e_xhat = e_xc * r + np.abs(xc) * e_r + e_xc * e_r + C_ELEM * u * m_hat + 2 * tiny
     out = gamma * xhat + beta
-    fused = np.abs(gamma) * r * (np.abs(x) + np.abs(mu)) + np.abs(beta)   # x·(γr) + (β − μγr)
-    e_out = np.abs(gamma) * e_xhat + C_ELEM * u * fused + 2 * tiny
+    e_out = np.abs(gamma) * e_xhat + C_ELEM * u * (np.abs(gamma) * m_hat + np.abs(beta)) + 2 * tiny
     # backward
     ad = np.abs(dout)
     dbeta = dout.sum(axis=0)
     e_dbeta = plain_sum(N, u) * ad.sum(axis=0) + (N > 1) * N * tiny
     dgamma = (dout * xhat).sum(axis=0)
-    e_dgamma = (ad * e_xhat).sum(axis=0) + dot(N, u) * np.abs(dout * xhat).sum(axis=0) + N * tiny
-    e_dgamma = np.where((e_xhat == 0).all(axis=0) & (xhat == 0).all(axis=0), 0.0, e_dgamma)
+    e_dgamma = (ad * e_xhat).sum(axis=0) + dot(N, u) * (ad * m_hat).sum(axis=0) + N * tiny
     g = dout * gamma
     e_g = u * np.abs(g)
     A = _mean(g, axis)
     e_A = _mean(e_g, axis) + plain_sum(K, u) * _mean(np.abs(g), axis) + u * np.abs(A)
     B = _mean(g * xhat, axis)
     e_B = _mean(e_g * np.abs(xhat) + np.abs(g) * e_xhat + e_g * e_xhat, axis) + \
-        dot(K, u) * _mean(np.abs(g * xhat), axis) + u * np.abs(B)
+        dot(K, u) * _mean(np.abs(g) * m_hat, axis) + u * np.abs(B)
     w = g - A - xhat * B
     e_w = e_g + e_A + e_xhat * np.abs(B) + np.abs(xhat) * e_B + e_xhat * e_B + \
-        C_ELEM * u * (np.abs(g) + np.abs(A) + np.abs(xhat * B)) + 4 * tiny
+        C_ELEM * u * (np.abs(g) + np.abs(A) + m_hat * np.abs(B)) + 4 * tiny
     dx = r * w
-    e_dx = e_r * (np.abs(g) + np.abs(A) + 3 * np.abs(xhat * B)) + r * e_w + e_r * e_w + u * np.abs(dx)
-    if K == 1:  # one entry per group: x̂ = 0 and g − mean g = 0 exactly, in every correct form
-        dx, e_dx = np.zeros_like(x), np.zeros_like(x)
+    e_dx = e_r * (np.abs(g) + np.abs(A) + 3 * m_hat * np.abs(B)) + r * e_w + e_r * e_w + u * np.abs(dx)
     return {"out": (out, e_out), "dx": (dx, e_dx), "dgamma": (dgamma, e_dgamma), "dbeta": (dbeta, e_dbeta)}

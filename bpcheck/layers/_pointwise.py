@@ -21,15 +21,22 @@ import numpy as np
 
 from bpcheck import _elementwise as ew
 from bpcheck import tolerance as tol
-from bpcheck.layers._bounds import C_ELEM, dot, plain_sum
+from bpcheck.layers._bounds import C_ELEM, ELEMENTARY, dot, plain_sum
 
 Array = np.ndarray
 Outputs = dict[str, tuple[Array, Array]]
 
 
+_ARITHMETIC = ("identity", "relu", "leaky_relu", "softmax")   # no transcendental step of their own in σ, σ′
+
+
 def activation(name: str, x: Array, dout: Array, u: float, tiny: float) -> Outputs:
     """out = σ(x) and dx = dout ⊙ σ′(x) (softmax: s ⊙ (dout − ⟨dout, s⟩) per row), x (N, D)."""
     a, ea, d, ed = tol._activation(name, x, np.zeros_like(x), u, tiny / u)
+    if name not in _ARITHMETIC:   # a framework's tanh, exp, erf: a few ulps, not C_ELEM/2 (_bounds)
+        f = ew.ELEMENTWISE[name]
+        ea = np.where(ea > 0, ea + (ELEMENTARY - C_ELEM) * u * f.M(x, a), 0.0)
+        ed = np.where(ed > 0, ed + (ELEMENTARY - C_ELEM) * u * f.Mp(x, d), 0.0)
     if d is None:   # softmax
         n = x.shape[1]
         t = (dout * a).sum(axis=1, keepdims=True)
@@ -78,13 +85,13 @@ def loss_value(name: str, x: Array, y: Array, u: float, tiny: float) -> tuple[Ar
     if name == "binary_cross_entropy":   # softplus(x) − x y, or y softplus(−x) + (1 − y) softplus(x)
         f = ew.ELEMENTWISE["softplus"].f(x) - x * y
         M = ew.ELEMENTWISE["softplus"].f(np.abs(x)) + np.abs(x * y)
-        return _mean_of(f, 2 * C_ELEM * u * M, f.size, u, tiny)
+        return _mean_of(f, ELEMENTARY * u * M, f.size, u, tiny)
     if name == "cross_entropy":          # −(1/N) Σ y log softmax(x): per row, then the batch mean
         logp, M = _log_softmax(x)
         f = -(y * logp)
         ysum = y.sum(axis=1, keepdims=True)
         # a candidate may take Σ_j y_j = 1 for granted: its J differs by |Σy − 1|·|lse| per row
-        e_f = C_ELEM * u * np.abs(y) * M + np.abs(ysum - 1) * np.abs(x - logp) / D   # x − log p = log Σ e^x
+        e_f = ELEMENTARY * u * np.abs(y) * M + np.abs(ysum - 1) * np.abs(x - logp) / D   # x − log p = log Σ e^x
         J, e = _mean_of(f, e_f, f.size, u, tiny)
         return J * D, e * D
     raise ValueError(f"unknown loss {name!r}")
@@ -92,6 +99,8 @@ def loss_value(name: str, x: Array, y: Array, u: float, tiny: float) -> tuple[Ar
 
 def loss(name: str, x: Array, y: Array, u: float, tiny: float) -> Outputs:
     _, g, eg = tol._loss_grad(name, x, np.zeros_like(x), y, u, tiny / u)
+    if name == "binary_cross_entropy":   # sigmoid(x) − y: the sigmoid of a framework, a few ulps (_bounds)
+        eg = eg + ELEMENTARY * u / x.size
     return {"out": loss_value(name, x, y, u, tiny), "dx": (g, eg)}
 
 
