@@ -309,3 +309,38 @@ def _styles() -> dict[str, list[Layer]]:
 
 
 STYLES: dict[str, list[Layer]] = _styles()
+
+
+def _manual() -> dict[str, Layer]:
+    """manual_bp.layers, the subject, in the same (name, forward, backward) form."""
+    import manual_bp.layers as L
+    from references.layers import KINDS
+
+    table: dict[str, Layer] = {
+        "affine": ("manual_bp", L.affine_forward, L.affine_backward),
+        "conv2d": ("manual_bp", L.conv_forward_naive, L.conv_backward_naive),
+        "max_pool": ("manual_bp", L.max_pool_forward_naive, L.max_pool_backward_naive),
+        "batchnorm": ("manual_bp", L.batchnorm_forward, L.batchnorm_backward),
+        "layernorm": ("manual_bp", L.layernorm_forward, L.layernorm_backward),
+        "dropout": ("manual_bp", L.dropout_forward_masked, L.dropout_backward),
+        "softmax_loss": ("manual_bp", L.softmax_loss, None),
+        "svm_loss": ("manual_bp", L.svm_loss, None),
+    }
+    for name, kind in KINDS.items():
+        if kind.family == "activation":
+            table[name] = ("manual_bp", getattr(L, f"{name}_forward"), getattr(L, f"{name}_backward"))
+        elif kind.family == "loss":
+            table[name] = ("manual_bp", getattr(L, name), None)
+    return table
+
+
+MANUAL: dict[str, Layer] = _manual()
+
+
+def implementations(kind: str) -> list[Layer]:
+    """Every correct implementation of ``kind`` here: manual_bp's first, then the other styles."""
+    import manual_bp.layers as L
+
+    # conv2d's vectorised pair is manual_bp's too: it must pass everything the naive pair passes
+    extra: list[Layer] = [("manual_bp_fast", L.conv_forward_fast, L.conv_backward_fast)] if kind == "conv2d" else []
+    return [MANUAL[kind], *extra, *STYLES.get(kind, [])]

@@ -59,11 +59,14 @@ def _mean_of(f: Array, e_f: Array, n: int, u: float, tiny: float) -> tuple[Array
 
 
 def _log_softmax(x: Array) -> tuple[Array, Array]:
-    """(log softmax(x) per row, its bound): the shift x − max, exp, the sum, log, the subtraction."""
+    """(log softmax(x) per row, the magnitude of its roundings): the shift x − max, exp, the sum, log,
+    the subtraction; or, unshifted, x − lse(x) with lse(x) = log Σ e^x built up term by term (e.g.
+    logaddexp.reduce), whose roundings scale with √D·|lse(x)|."""
     shift = x - x.max(axis=1, keepdims=True)
     lse = np.log(np.exp(shift).sum(axis=1, keepdims=True))
     logp = shift - lse
-    return logp, np.abs(shift) + np.abs(lse) + math.sqrt(x.shape[1]) + np.abs(logp)
+    root = math.sqrt(x.shape[1])
+    return logp, np.abs(shift) + np.abs(lse) + root * (1 + np.abs(x - logp)) + np.abs(logp)
 
 
 def loss_value(name: str, x: Array, y: Array, u: float, tiny: float) -> tuple[Array, Array]:
@@ -101,6 +104,9 @@ def loss(name: str, x: Array, y: Array, u: float, tiny: float) -> Outputs:
     _, g, eg = tol._loss_grad(name, x, np.zeros_like(x), y, u, tiny / u)
     if name == "binary_cross_entropy":   # sigmoid(x) − y: the sigmoid of a framework, a few ulps (_bounds)
         eg = eg + ELEMENTARY * u / x.size
+    if name == "cross_entropy":          # p = exp(log p) carries log p's roundings relatively (_log_softmax)
+        logp, M = _log_softmax(x)
+        eg = eg + ELEMENTARY * u * np.exp(logp) * M * np.abs(y).sum(axis=1, keepdims=True) / x.shape[0]
     return {"out": loss_value(name, x, y, u, tiny), "dx": (g, eg)}
 
 

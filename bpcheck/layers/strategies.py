@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from hypothesis import strategies as st
@@ -47,90 +47,137 @@ def _choice(options: tuple[Any, ...]) -> st.SearchStrategy[Any]:
     return st.sampled_from(options)
 
 
-# Built once: constructing strategies inside every draw costs more than a small case's whole check.
-# Each "how" shrinks toward its first entry, the simplest.
-_SIZE_HOW = _choice(("one", "small", "any"))
-_CONV_HOW = _choice(("any", "1x1 kernel", "1x1 image", "large pad", "stride > kernel"))
-_POOL_HOW = _choice(("any", "overlapping", "whole image", "1x1"))
-_KEEP_HOW = _choice(("any", "near 0", "near 1", "half", "one"))
+class Chooser(Protocol):
+    """Where a shape's choices come from: Hypothesis (``_Drawn``) or a NumPy generator (``RandomChooser``)."""
+
+    def int(self, lo: int, hi: int) -> int: ...
+
+    def choice(self, options: tuple[Any, ...]) -> Any: ...
+
+
+class _Drawn:
+    """Choices drawn by Hypothesis: each shrinks toward lo, or toward the first option."""
+
+    def __init__(self, draw: st.DrawFn) -> None:
+        self._draw = draw
+
+    def int(self, lo: int, hi: int) -> int:
+        return self._draw(_ints(lo, hi))
+
+    def choice(self, options: tuple[Any, ...]) -> Any:
+        return self._draw(_choice(options))
+
+
+class RandomChooser:
+    """Choices drawn uniformly from a NumPy generator: the campaigns' i.i.d. version of the strategies."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
+    def int(self, lo: int, hi: int) -> int:
+        return int(self.rng.integers(lo, max(lo, hi) + 1))
+
+    def choice(self, options: tuple[Any, ...]) -> Any:
+        return options[int(self.rng.integers(len(options)))]
+
+
+# Each "how" lists its options simplest first (the one a shrink reaches). Every shape makes the same
+# sequence of choices whatever its how says, and the how only overrides values: then each choice
+# shrinks on its own (a how that changed the number of later choices would make the shrinker compare
+# sequences of different lengths, and stop short of the smallest shape).
+_SIZE_HOW = ("one", "small", "any")
+_CONV_HOW = ("any", "1x1 kernel", "1x1 image", "large pad", "stride > kernel")
+_POOL_HOW = ("any", "overlapping", "whole image", "1x1")
+_KEEP_HOW = ("any", "near 0", "near 1", "half", "one")
 _SEEDS = st.integers(0, 2**32 - 1)
-_BOOL = st.booleans()
 
 
-def _size(draw: st.DrawFn, hi: int) -> int:
+def _size(c: Chooser, hi: int) -> int:
     """1 often, a small size often, up to ``hi`` sometimes."""
-    how = draw(_SIZE_HOW)
-    return 1 if how == "one" else draw(_ints(1, min(3, hi)) if how == "small" else _ints(1, hi))
+    how, n = c.choice(_SIZE_HOW), c.int(1, hi)
+    return 1 if how == "one" else min(n, 3) if how == "small" else n
 
 
-def _conv_shape(draw: st.DrawFn, m: dict[str, int]) -> dict[str, int]:
-    how = draw(_CONV_HOW)
-    N, C, F = _size(draw, m["batch"]), _size(draw, m["channels"]), _size(draw, m["filters"])
-    HH = 1 if how == "1x1 kernel" else draw(_ints(1, m["kernel"]))
-    WW = 1 if how == "1x1 kernel" else draw(_ints(1, m["kernel"]))
-    if how == "1x1 image":
+def _conv_shape(c: Chooser, m: dict[str, int]) -> dict[str, int]:
+    how = c.choice(_CONV_HOW)
+    N, C, F = _size(c, m["batch"]), _size(c, m["channels"]), _size(c, m["filters"])
+    H, W = c.int(1, m["image"]), c.int(1, m["image"])
+    HH, WW = c.int(1, m["kernel"]), c.int(1, m["kernel"])
+    pad, stride = c.int(0, 2), c.int(1, 3)
+    if how == "1x1 kernel":
+        HH = WW = 1
+    elif how == "1x1 image":
         H = W = 1
-    else:
-        H, W = draw(_ints(1, m["image"])), draw(_ints(1, m["image"]))
-    low = max(HH, WW) // 2 if how == "large pad" else 0
-    pad = draw(_ints(low, max(low, 2)))
+    elif how == "large pad":
+        pad = max(pad, max(HH, WW) // 2, 1)
+    elif how == "stride > kernel":
+        stride = max(HH, WW) + stride
     # the kernel must fit the padded image: enlarge the padding (never the kernel) where it does not
     pad = max(pad, (HH - H + 1) // 2, (WW - W + 1) // 2)
-    stride = draw(_ints(max(HH, WW) + 1, max(HH, WW) + 2)) if how == "stride > kernel" else draw(_ints(1, 3))
     return dict(N=N, C=C, H=H, W=W, F=F, HH=HH, WW=WW, stride=stride, pad=pad)
 
 
-def _pool_shape(draw: st.DrawFn, m: dict[str, int]) -> dict[str, int]:
-    how = draw(_POOL_HOW)
-    N, C = _size(draw, m["batch"]), _size(draw, m["channels"])
-    H, W = draw(_ints(1, m["image"])), draw(_ints(1, m["image"]))
+def _pool_shape(c: Chooser, m: dict[str, int]) -> dict[str, int]:
+    how = c.choice(_POOL_HOW)
+    N, C = _size(c, m["batch"]), _size(c, m["channels"])
+    H, W = c.int(1, m["image"]), c.int(1, m["image"])
+    ph, pw, stride = min(H, c.int(1, 3)), min(W, c.int(1, 3)), c.int(1, 3)
     if how == "whole image":
         ph, pw = H, W
     elif how == "1x1":
         ph = pw = 1
-    else:
-        ph, pw = draw(_ints(1, min(H, 3))), draw(_ints(1, min(W, 3)))
-    hi = max(1, min(ph, pw) - 1) if how == "overlapping" else 3
-    return dict(N=N, C=C, H=H, W=W, pool_height=ph, pool_width=pw, stride=draw(_ints(1, hi)))
+    elif how == "overlapping":
+        stride = min(stride, max(1, min(ph, pw) - 1))
+    return dict(N=N, C=C, H=H, W=W, pool_height=ph, pool_width=pw, stride=stride)
 
 
-def _keep(draw: st.DrawFn) -> float:
-    how = draw(_KEEP_HOW)
-    if how == "near 0":
-        return draw(_choice((1 / 64, 0.01, 0.05)))
-    if how == "near 1":
-        return draw(_choice((63 / 64, 0.99, 0.95)))
-    return {"half": 0.5, "one": 1.0}.get(how) or draw(_choice((0.2, 0.3, 0.7, 0.9)))
+def _keep(c: Chooser) -> float:
+    how, near0, near1, other = (c.choice(_KEEP_HOW), c.choice((1 / 64, 0.01, 0.05)), c.choice((63 / 64, 0.99, 0.95)),
+                                c.choice((0.2, 0.3, 0.7, 0.9)))
+    return {"near 0": near0, "near 1": near1, "half": 0.5, "one": 1.0}.get(how, other)
+
+
+LIMITS = dict(max_batch=MAX_BATCH, max_features=MAX_FEATURES, max_channels=MAX_CHANNELS, max_image=MAX_IMAGE,
+              max_filters=MAX_FILTERS, max_kernel=MAX_KERNEL)
+
+
+def shape_for(kind: str, c: Chooser, **limits: int) -> dict[str, Any]:
+    """The ``shape`` of a case of ``kind`` (``make_layer_case``'s keys), weighted toward the corners."""
+    lim = {**LIMITS, **limits}
+    m = dict(batch=lim["max_batch"], features=lim["max_features"], channels=lim["max_channels"],
+             image=lim["max_image"], filters=lim["max_filters"], kernel=lim["max_kernel"])
+    fam = KINDS[kind].family
+    if fam == "conv2d":
+        return _conv_shape(c, m)
+    if fam == "max_pool":
+        return _pool_shape(c, m)
+    if fam == "affine":
+        N, three_d, a, b, D = _size(c, m["batch"]), c.choice((False, True)), _size(c, 3), _size(c, 3), \
+            _size(c, m["features"])
+        return dict(N=N, dims=(a, b) if three_d else (D,), M=_size(c, m["features"]))   # x 3-D or 2-D
+    if fam == "label_loss":
+        return dict(N=_size(c, m["batch"]), C=_size(c, m["features"]))
+    batch = MAX_NORM_BATCH if kind == "batchnorm" and m["batch"] == MAX_BATCH else m["batch"]
+    shape: dict[str, Any] = dict(N=_size(c, batch), D=_size(c, m["features"]))
+    if fam == "dropout":
+        shape["p"] = _keep(c)
+    return shape
 
 
 @st.composite
-def layer_shapes(draw: st.DrawFn, kind: str, *, max_batch: int = MAX_BATCH, max_features: int = MAX_FEATURES,
-                 max_channels: int = MAX_CHANNELS, max_image: int = MAX_IMAGE, max_filters: int = MAX_FILTERS,
-                 max_kernel: int = MAX_KERNEL) -> dict[str, Any]:
-    """The ``shape`` of a case of ``kind`` (``make_layer_case``'s keys), weighted toward the corners."""
-    m = dict(batch=max_batch, features=max_features, channels=max_channels, image=max_image,
-             filters=max_filters, kernel=max_kernel)
-    fam = KINDS[kind].family
-    if fam == "conv2d":
-        return _conv_shape(draw, m)
-    if fam == "max_pool":
-        return _pool_shape(draw, m)
-    if fam == "affine":
-        N = _size(draw, max_batch)
-        dims = (_size(draw, 3), _size(draw, 3)) if draw(_BOOL) else (_size(draw, max_features),)  # x 3-D or 2-D
-        return dict(N=N, dims=dims, M=_size(draw, max_features))
-    if fam == "label_loss":
-        return dict(N=_size(draw, max_batch), C=_size(draw, max_features))
-    batch = max(max_batch, MAX_NORM_BATCH) if kind == "batchnorm" and max_batch == MAX_BATCH else max_batch
-    shape: dict[str, Any] = dict(N=_size(draw, batch), D=_size(draw, max_features))
-    if fam == "dropout":
-        shape["p"] = _keep(draw)
-    return shape
+def layer_shapes(draw: st.DrawFn, kind: str, **limits: int) -> dict[str, Any]:
+    """The ``shape`` of a case of ``kind``, drawn by Hypothesis (``shape_for`` with ``limits``)."""
+    return shape_for(kind, _Drawn(draw), **limits)
 
 
 @functools.cache
 def _shapes(kind: str, limits: tuple[tuple[str, int], ...]) -> st.SearchStrategy[dict[str, Any]]:
     return layer_shapes(kind, **dict(limits))
+
+
+def _weighted(regimes: Sequence[str]) -> tuple[str, ...]:
+    # the kink and extreme regimes hold the corners most bugs hide in: drawn twice as often
+    return tuple(regimes) + tuple(r for r in regimes if r in ("extreme", "kinks"))
 
 
 @st.composite
@@ -144,6 +191,14 @@ def layer_cases(draw: st.DrawFn, kinds: str | Sequence[str] = LAYER_KINDS, *, dt
     kind = draw(_choice(names))
     shape = draw(_shapes(kind, tuple(sorted(limits.items()))))
     dtype = draw(_choice(tuple(dtypes)))
-    # the kink and extreme regimes hold the corners most bugs hide in: drawn twice as often
-    regime = draw(_choice(tuple(regimes) + tuple(r for r in regimes if r in ("extreme", "kinks"))))
+    regime = draw(_choice(_weighted(regimes)))
     return make_layer_case(np.random.default_rng(draw(_SEEDS)), kind, shape, dtype=dtype, regime=regime)
+
+
+def random_layer_case(rng: np.random.Generator, kinds: str | Sequence[str] = LAYER_KINDS, *,
+                      dtypes: Sequence[str] = DTYPES, regimes: Sequence[str] = REGIMES, **limits: int) -> LayerCase:
+    """A case drawn like ``layer_cases`` but i.i.d. from ``rng`` (every choice uniform): for campaigns."""
+    c = RandomChooser(rng)
+    kind = c.choice((kinds,) if isinstance(kinds, str) else tuple(kinds))
+    shape = shape_for(kind, c, **limits)
+    return make_layer_case(rng, kind, shape, dtype=c.choice(tuple(dtypes)), regime=c.choice(_weighted(regimes)))

@@ -10,7 +10,8 @@
 Non-smooth points use the *piece* that the unperturbed inputs ``base`` select, fixed when the
 definition is made: the max-pool window's maximal entry (the first in row-major order at a tie,
 the contract's convention), the svm margins that count (m > 0 strictly), relu/leaky_relu/elu's
-branch (z > 0) and l1's sign (0 where x = y). Away from them this is the function itself; on them
+branch (z > 0), l1's sign (0 where x = y) and huber's branch (|x − y| ≤ 1: a difference straddling
+|x − y| = 1 would be off by O(h)). Away from them this is the function itself; on them
 it is the contract's one-sided choice, and a finite difference of it is the contract's subgradient.
 Activations and losses are ``references._longdouble``'s (dual tangents: its σ′ and ∂J/∂a).
 """
@@ -125,7 +126,8 @@ def _loss(name: str, base: dict[str, Array]) -> Definition:
     if name == "softmax_loss":   # the contract's cross-entropy with one-hot targets
         y = np.eye(base["x"].shape[1], dtype=LD)[base["y"]]
         name = "cross_entropy"
-    sign0 = np.sign(base["x"] - y)
+    r0 = base["x"] - y
+    sign0, inner0 = np.sign(r0), np.abs(r0) <= 1
 
     def f(inp: dict[str, Any]) -> Any:
         a = inp["x"]
@@ -133,6 +135,9 @@ def _loss(name: str, base: dict[str, Array]) -> Definition:
             return d.Dual(ld.loss_value(name, a.v, y), np.sum(ld.loss_grad(name, a.v, y) * a.t, axis=(-2, -1)))
         if name == "l1":   # on the piece of the unperturbed sign: Σ sign₀ (a − y) / (N D)
             return np.sum(sign0 * (a - y), axis=(-2, -1)) / y.size
+        if name == "huber":  # the branch of the unperturbed |r| ≤ 1 (its derivative is continuous, not its second)
+            r = a - y
+            return np.sum(np.where(inner0, r * r / 2, sign0 * r - LD(1) / 2), axis=(-2, -1)) / y.size
         return ld.loss_value(name, a, y)
     return f
 
