@@ -167,3 +167,49 @@ def test_naive_and_vectorised_convolution_agree(case: LayerCase) -> None:
     for name in analysis.outputs:
         exact = analysis.bounds[name] == 0
         np.testing.assert_array_equal(np.asarray(fast[name])[exact], np.asarray(naive[name])[exact])
+
+
+# ---------------------------------------------------------------- the packages' boundaries
+
+
+def test_layer_packages_import_no_framework_and_work_without_one() -> None:
+    """references.layers loads torch/jax only for their backends; manual_bp.layers and bpcheck.layers
+    never do; the NumPy backends run with both frameworks absent, and the framework ones then raise
+    BackendUnavailable."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    code = """
+        import sys
+        import manual_bp.layers, references.layers, bpcheck.layers.tolerance, bpcheck.layers.strategies
+        print(sorted(m for m in ("torch", "jax") if m in sys.modules))
+        sys.modules["torch"] = None
+        sys.modules["jax"] = None
+        import numpy as np
+        import references, references.layers as RL
+        x = np.ones((2, 2))
+        print(RL.forward("relu", {"x": x}, {}, backend="ground_truth").astype(float).tolist())
+        try:
+            RL.forward("relu", {"x": x}, {}, backend="torch")
+        except references.BackendUnavailable as err:
+            print("unavailable")
+    """
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-W", "error", "-c", textwrap.dedent(code)], capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(repo)}, cwd=repo, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:3] == ["[]", "[[1.0, 1.0], [1.0, 1.0]]", "unavailable"]
+
+
+@given(layer_cases("dropout"))
+def test_a_dropout_mask_is_recovered_from_the_candidates_own_draw(case: LayerCase) -> None:
+    """check-layer's path for a forward that draws its own mask: m = out ≠ 0 (x has no zero)."""
+    seed = int(abs(case.inputs["x"]).sum() * 1000) % 2**31
+    outputs, answered = call_layer(case._replace(hyper={**case.hyper, "seed": seed}), L.dropout_forward,
+                                   L.dropout_backward)
+    _, cache = L.dropout_forward(case.inputs["x"], {"p": case.hyper["p"], "seed": seed})
+    np.testing.assert_array_equal(answered.inputs["mask"], cache.mask)
+    _assert_passes(outputs, analyse(answered), answered, "manual_bp's dropout_forward")

@@ -70,7 +70,8 @@ class LayerCase(NamedTuple):
 
     def describe(self) -> str:
         arrays = " ".join(f"{k}{tuple(v.shape)}" for k, v in self.inputs.items())
-        hyper = " ".join(f"{k}={v}" for k, v in self.hyper.items() if k not in ("mode", "momentum"))
+        hyper = " ".join(f"{k}={v:.7g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.hyper.items()
+                         if k not in ("mode", "momentum"))
         return f"{self.kind} {arrays}{' ' + hyper if hyper else ''} dtype={self.dtype}"
 
 

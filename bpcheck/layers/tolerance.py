@@ -80,14 +80,13 @@ def analyse(case: LayerCase, dtype: np.dtype | type | str | None = None) -> Laye
     with np.errstate(under="ignore"):
         if spec.family in ("activation", "loss", "label_loss"):
             outputs = _pointwise.layer(case.kind, spec.family, a, case.hyper, dout, u, tiny)
+        elif dout is None:
+            raise ValueError(f"a {case.kind} case needs dout, the upstream gradient of its output")
         elif spec.family == "norm":
-            assert dout is not None
             outputs = _norm.normalise(a, case.hyper, dout, u, tiny, dt, 0 if case.kind == "batchnorm" else 1)
         elif spec.family == "dropout":
-            assert dout is not None
             outputs = _linear.dropout(a, case.hyper, dout, u, tiny, dt)
         else:
-            assert dout is not None
             outputs = getattr(_linear, spec.family)(a, case.hyper, dout, u, tiny)
     return LayerAnalysis(case.kind, dt, u, {k: outputs[k][0] for k in spec.outputs},
                          {k: outputs[k][1] for k in spec.outputs})
