@@ -249,6 +249,8 @@ BAD: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
      "x must have 2 dimension(s) (N, D)"),
     ("dropout p 0", lambda: L.dropout_forward(X, {"p": 0.0}), ValueError, "dropout_param['p'] must lie in (0, 1]"),
     ("dropout mask", lambda: L.dropout_forward_masked(X, np.ones((2, 3)), 0.5), TypeError, "mask must be a bool"),
+    ("dropout seed", lambda: L.dropout_forward(X, {"p": 0.5, "seed": "a"}), TypeError,
+     "dropout_param['seed'] must be a non-negative int"),
     ("softmax_loss labels", lambda: L.softmax_loss(X, np.zeros(2)), TypeError, "y must hold integer class indices"),
     ("svm labels", lambda: L.svm_loss(X, np.array([0, 3])), ValueError, "y must hold class indices in [0, 3)"),
     ("ce targets", lambda: L.cross_entropy(X, X), ValueError, "y rows must sum to 1"),

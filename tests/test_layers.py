@@ -213,3 +213,15 @@ def test_a_dropout_mask_is_recovered_from_the_candidates_own_draw(case: LayerCas
     _, cache = L.dropout_forward(case.inputs["x"], {"p": case.hyper["p"], "seed": seed})
     np.testing.assert_array_equal(answered.inputs["mask"], cache.mask)
     _assert_passes(outputs, analyse(answered), answered, "manual_bp's dropout_forward")
+
+
+@needs_jax
+def test_jax_convolution_gradient_where_xla_aborted() -> None:
+    """jaxlib 0.10.2's XLA aborts the process compiling this gradient when the padding is given to
+    conv_general_dilated (references/layers/_jax.py pads and crops first): the reference must answer,
+    and agree with the long-double truth."""
+    rng = np.random.default_rng(0)
+    inputs = {"x": rng.normal(size=(6, 1, 1, 6)), "w": rng.normal(size=(3, 1, 2, 2)), "b": rng.normal(size=3)}
+    case = LayerCase("conv2d", inputs, {"stride": 2, "pad": 1}, rng.normal(size=(6, 3, 1, 4)))
+    _assert_passes(_reference(case, "jax"), analyse(case), case, "jax", u_ref=0.0,
+                   reference=_reference(case, "ground_truth"))

@@ -99,14 +99,16 @@ def compare(outputs: dict[str, Array], analysis: LayerAnalysis, *, u_ref: float,
     ``outputs`` maps the kind's output names to the candidate's arrays (shapes already checked);
     they are compared with ``reference`` (same names; default: the analysis' own float64 truth,
     then pass u_ref = unit_roundoff(float64)) under the tolerance of the analysis' dtype and the
-    reference's unit roundoff ``u_ref`` (0 for an exact truth). A missing name raises KeyError."""
+    reference's unit roundoff ``u_ref`` (0 for an exact truth). A missing name raises KeyError, a
+    shape other than the truth's ValueError (``judge.judge_outputs`` reports both as faults first)."""
     ref = analysis.truth if reference is None else reference
     mismatches: list[LayerMismatch] = []
     worst = 0.0
     for name in analysis.outputs:
         G, R = np.asarray(outputs[name]), np.asarray(ref[name])
-        ok, err, tau, margin, idx = compare_arrays(G.reshape(R.shape) if G.size == R.size else G, R,
-                                                   tolerance(analysis.bounds[name], analysis.u, u_ref))
+        if G.shape != R.shape:
+            raise ValueError(f"outputs[{name!r}] has shape {G.shape}, the truth {R.shape}: judge shapes first")
+        ok, err, tau, margin, idx = compare_arrays(G, R, tolerance(analysis.bounds[name], analysis.u, u_ref))
         worst = max(worst, margin)
         if not ok:
             mismatches.append(LayerMismatch(name, err, tau, margin, idx))

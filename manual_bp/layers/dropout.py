@@ -53,7 +53,10 @@ def dropout_forward(x: Array, dropout_param: Mapping[str, Any]) -> tuple[Array, 
     p = _keep("dropout_param", dropout_param)
     if v.mode("dropout_param", dropout_param) == "test":
         return x.copy(), DropoutCache(None, p, x.dtype)
-    mask = np.random.default_rng(dropout_param.get("seed")).random(x.shape) < p   # P(m = 1) = p
+    seed = dropout_param.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise TypeError(f"dropout_param['seed'] must be a non-negative int or absent, got {seed!r}")
+    mask = np.random.default_rng(seed).random(x.shape) < p   # P(m = 1) = p
     return dropout_forward_masked(x, mask, p)
 
 

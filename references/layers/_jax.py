@@ -7,7 +7,8 @@ once per signature, 64-bit mode on, matmul and convolution precision HIGHEST.
 - softmax_loss: −mean of ``jax.nn.log_softmax(x)`` at the labels;
 - svm_loss: Σ ``jnp.where(m > 0, m, 0)`` / N over j ≠ y: only the selected branch is
   differentiated, so a zero margin has slope 0 (``jnp.maximum(m, 0)`` would split it ½–½);
-- conv2d: ``lax.conv_general_dilated`` (NCHW, OIHW, explicit padding and strides, precision HIGHEST);
+- conv2d: ``lax.conv_general_dilated`` (NCHW, OIHW, strides, precision HIGHEST) of the input padded by
+  ``jnp.pad`` (see ``_conv`` for the XLA abort this avoids);
 - max_pool: ``lax.reduce_window(x, −inf, lax.max, …, "VALID")``: its gradient (XLA's
   select-and-scatter, selecting with ≥) goes to the first maximal entry of a window, row-major, as
   torch's does: measured (docs/conventions.md) and pinned by tests;
@@ -56,9 +57,19 @@ def _softmax_loss(x: Array, y: Array) -> Array:
 
 
 def _conv(t: dict[str, Array], h: dict[str, Any], precision: Any) -> Array:
-    p = h["pad"]
-    out = lax.conv_general_dilated(t["x"], t["w"], (h["stride"],) * 2, [(p, p), (p, p)],
-                                   dimension_numbers=("NCHW", "OIHW", "NCHW"), precision=precision)
+    """The padding is applied by ``jnp.pad`` and the rows and columns no window reads are cut off
+    before a "VALID" convolution: jaxlib 0.10.2's XLA aborts the whole process (a failed CHECK in its
+    algebraic simplifier, "Window dimensions do not match RHS shape") when it compiles the gradient of
+    ``conv_general_dilated`` with the padding given to it, a stride of 2 and a padded row no window
+    reads (x (6, 1, 1, 6), w (3, 1, 2, 2), stride 2, pad 1; pinned by tests/test_layers.py). The
+    same function, without the negative padding that case's transpose needed."""
+    s, p = h["stride"], h["pad"]
+    x, w = t["x"], t["w"]
+    rows, cols = (x.shape[2] + 2 * p - w.shape[2]) // s * s + w.shape[2], \
+        (x.shape[3] + 2 * p - w.shape[3]) // s * s + w.shape[3]
+    xp = jnp.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))[:, :, :rows, :cols]
+    out = lax.conv_general_dilated(xp, w, (s, s), "VALID", dimension_numbers=("NCHW", "OIHW", "NCHW"),
+                                   precision=precision)
     return out + t["b"][None, :, None, None]
 
 
