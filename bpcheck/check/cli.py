@@ -68,7 +68,7 @@ def _names(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def _finite_positive(option: str, value: float) -> float:
+def finite_positive(option: str, value: float) -> float:
     if not math.isfinite(value) or value <= 0:
         raise UsageError(f"{option} must be a finite number > 0, got {value:g}")
     return value
@@ -80,8 +80,8 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(f"--examples must be ≥ 1, got {args.examples}")
     if args.seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
-    _finite_positive("--timeout", args.timeout)
-    _finite_positive("--memory-limit", args.memory_limit)
+    finite_positive("--timeout", args.timeout)
+    finite_positive("--memory-limit", args.memory_limit)
     if not math.isfinite(args.l2) or args.l2 < 0:
         raise UsageError(f"--l2 must be a finite number ≥ 0, got {args.l2:g}")
     if args.output_width is not None and args.output_width < 1:

@@ -28,34 +28,40 @@ class Report(NamedTuple):
 
 def report(verdict: Verdict, target: str, repro_path: str | None) -> Report:
     word = "PASS" if verdict.passed else "FAIL"
-    if verdict.coverage and is_partial(verdict.coverage):
+    if verdict.coverage and verdict.layer is None and is_partial(verdict.coverage):
         word += " (partial)"
-    head = (f"manual-bp check {target}: {word} — {verdict.examples} example{'s' if verdict.examples != 1 else ''} "
-            f"in {verdict.seconds:.1f} s (seed {verdict.seed})")
-    coverage = f"coverage: {summary_line(verdict.coverage)}" if verdict.coverage else ""
+    command = f"check-layer {verdict.layer}" if verdict.layer is not None else "check"
+    head = (f"manual-bp {command} {target}: {word} — {verdict.examples} example{'s' if verdict.examples != 1 else ''}"
+            f" in {verdict.seconds:.1f} s (seed {verdict.seed})")
+    coverage = ""
+    if verdict.coverage and verdict.layer is None:
+        coverage = f"coverage: {summary_line(verdict.coverage)}"
     c = verdict.counterexample
     if c is None:
         return Report(head, coverage, "", f"no disagreement found with the references in "
                                           f"{' and '.join(verdict.dtypes)}.", None, "", "")
-    case = c.case
-    described = (f"minimal counterexample ({c.kind}): widths {case.widths}, activations {c.activations}, "
-                 f"loss {case.loss}, batch {case.batch}, dtype {case.dtype}")
+    described = f"minimal counterexample ({c.kind}): {c.describe()}"
     table = None
     if c.table:
         refs = list(dict.fromkeys(row["reference"] for row in c.table))
-        by_pair: dict[tuple[int, str], dict[str, dict[str, Any]]] = {}
+        keys = ("output",) if c.layer is not None else ("layer", "param")
+        by_key: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = {}
         for row in c.table:
-            by_pair.setdefault((row["layer"], row["param"]), {})[row["reference"]] = row
+            by_key.setdefault(tuple(row[k] for k in keys), {})[row["reference"]] = row
         rows = []
-        for (layer, param), found in by_pair.items():
+        for key, found in by_key.items():
             first = found[refs[0]] if refs[0] in found else next(iter(found.values()))
-            rows.append([str(layer), param, f"{first['tolerance']:.3g}",
+            key_cells = [str(k) for k in key] if c.layer is None else ["", str(key[0])]
+            rows.append([*key_cells, f"{first['tolerance']:.3g}",
                          *(f"{found[r]['max_abs_err']:.3g}{'' if found[r]['agree'] else '✗'}" if r in found else "-"
                            for r in refs)])
-        table = (["layer", "param", "tolerance", *refs], rows)
+        table = (["layer", "param" if c.layer is None else "output", "tolerance", *refs], rows)
     wrong = ""
     if c.mismatches:
-        pairs = ", ".join(f"{m['param']}⁽{m['layer']}⁾" for m in c.mismatches)
+        if c.layer is not None:
+            pairs = ", ".join(m["output"] for m in c.mismatches)
+        else:
+            pairs = ", ".join(f"{m['param']}⁽{m['layer']}⁾" for m in c.mismatches)
         wrong = f"wrong: {pairs} (against {c.mismatches[0]['reference']})"
     repro = f"repro script (NumPy and your function only): {repro_path}" if repro_path else ""
     return Report(head, coverage, described, c.message, table, wrong, repro)

@@ -23,13 +23,30 @@ class Counterexample:
     table: list[dict[str, Any]] = field(default_factory=list)  # every reference, every layer/param
     repro: str = ""                             # the script's text
     activations: list[str] = field(default_factory=list)  # as the candidate saw them (its layout)
+    layer: str | None = None                    # check-layer's kind; then ``case`` is a LayerCase
+    outputs: list[str] = field(default_factory=list)  # check-layer: the outputs at fault ("dx", "dw", …)
 
     def __post_init__(self) -> None:
-        if not self.activations:
+        if not self.activations and self.layer is None:
             self.activations = list(self.case.activations)
+
+    def describe(self) -> str:
+        """The case in one line: its network (or layer call), loss, batch and dtype."""
+        c = self.case
+        if self.layer is not None:
+            return c.describe()
+        return (f"widths {c.widths}, activations {self.activations}, loss {c.loss}, batch {c.batch}, "
+                f"dtype {c.dtype}")
 
     def to_json(self, repro_path: str | None) -> dict[str, Any]:
         c = self.case
+        if self.layer is not None:
+            return {"layer": self.layer, "shapes": {k: list(v.shape) for k, v in c.inputs.items()},
+                    "hyper": {k: v for k, v in c.hyper.items() if k not in ("mode", "momentum")},
+                    "dtype": str(c.dtype), "batch": int(c.inputs["x"].shape[0]), "kind": self.kind,
+                    "outputs": self.outputs,
+                    "message": self.message, "mismatches": self.mismatches, "repro": repro_path or self.repro,
+                    "repro_script": self.repro, "references": self.table}
         return {"widths": c.widths, "activations": self.activations, "loss": c.loss,
                 "dtype": str(c.dtype), "batch": c.batch, "kind": self.kind, "message": self.message,
                 "mismatches": self.mismatches, "repro": repro_path or self.repro,
@@ -51,10 +68,11 @@ class Verdict:
     coverage: dict[str, Any] = field(default_factory=dict)  # what was checked (bpcheck.check.coverage)
     target: str = "candidate"                        # how the candidate was named
     repro_path: str | None = None                    # where its repro script was written, if it was
+    layer: str | None = None                         # check-layer's kind
 
     def to_json(self, repro_path: str | None = None) -> dict[str, Any]:
         return {"verdict": "pass" if self.passed else "fail", "examples": self.examples, "seed": self.seed,
-                "coverage": self.coverage,
+                **({"layer": self.layer} if self.layer is not None else {}), "coverage": self.coverage,
                 "counterexample": None if self.counterexample is None
                 else self.counterexample.to_json(repro_path or self.repro_path)}
 

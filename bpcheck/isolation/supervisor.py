@@ -162,7 +162,7 @@ class Isolated:
 
     def _where(self) -> str:
         kind, where, _, *names = self.source
-        return "the candidate" if kind == "pickled" else str(where)
+        return str(where) if kind in ("file", "module") else "the candidate"
 
     def _ensure(self) -> None:
         if self._proc is None or not self._proc.is_alive():

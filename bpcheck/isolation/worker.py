@@ -267,12 +267,15 @@ PLANS: dict[str, Callable[..., Iterator[Reply]]] = {"twice": _one(twice), "layer
 
 def load(source: tuple[Any, ...]) -> dict[str, Callable[..., Any]]:
     """The candidate's functions by name. ``source`` is ("file", path, path_entries, *names),
+    ("several", (source, …), ()),
     ("module", module, path_entries, *names) or ("pickled", data, path_entries, name): a function
     pickled by the checker (cloudpickle: by reference when importable, by value otherwise).
     ``path_entries`` (a tuple of directories) go first on ``sys.path``, in that order. A name is the
     module's attribute, or an (alias, attribute) pair: the function is then known by the alias."""
     kind, where, path_entries, *names = source
     sys.path[:0] = [p for p in path_entries if p not in sys.path]
+    if kind == "several":  # a candidate of several functions from several places (check-layer's)
+        return {alias: fn for part in where for alias, fn in load(part).items()}
     if kind == "pickled":
         import pickle
 

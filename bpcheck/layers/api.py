@@ -30,7 +30,8 @@ from bpcheck.layers.cases import LayerCase
 Array = np.ndarray
 
 
-def _args(case: LayerCase, masked: bool) -> tuple[Any, ...]:
+def arguments(case: LayerCase, masked: bool = False) -> tuple[Any, ...]:
+    """The forward call's arguments for ``case``, fresh copies, in the CS231n API (the table above)."""
     a = {k: v.copy() for k, v in case.inputs.items()}
     h = case.hyper
     fam = case.spec.family
@@ -55,7 +56,7 @@ def call_layer(case: LayerCase, forward: Callable[..., Any], backward: Callable[
                masked: bool = False) -> tuple[dict[str, Any], LayerCase]:
     """The candidate's outputs by name ("out", "dx", …: ``case.spec.outputs``) and the case they answer."""
     spec = case.spec
-    result = forward(*_args(case, masked))
+    result = forward(*arguments(case, masked))
     if spec.scalar:
         loss, dx = result
         return {"out": loss, "dx": dx}, case
