@@ -18,7 +18,6 @@ from bpcheck.console import quiet_stdout
 from bpcheck.errors import UsageError
 from bpcheck.report import cli as report_cli
 
-
 INTERNAL_ERROR = 70  # EX_SOFTWARE: neither a verdict (0, 1) nor a usage error (2)
 
 

@@ -51,11 +51,10 @@ def report(verdict: Verdict, target: str, repro_path: str | None) -> Report:
         rows = []
         for key, found in by_key.items():
             first = found[refs[0]] if refs[0] in found else next(iter(found.values()))
-            key_cells = [str(k) for k in key] if c.layer is None else ["", str(key[0])]
-            rows.append([*key_cells, f"{first['tolerance']:.3g}",
+            rows.append([*(str(k) for k in key), f"{first['tolerance']:.3g}",
                          *(f"{found[r]['max_abs_err']:.3g}{'' if found[r]['agree'] else '✗'}" if r in found else "-"
                            for r in refs)])
-        table = (["layer", "param" if c.layer is None else "output", "tolerance", *refs], rows)
+        table = ([*keys, "tolerance", *refs], rows)
     wrong = ""
     if c.mismatches:
         if c.layer is not None:
@@ -76,12 +75,17 @@ def format_verdict(verdict: Verdict, target: str, repro_path: str | None) -> str
     lines += ["", r.case, f"  {r.message}"]
     if r.table is not None:
         headers, rows = r.table
+        k = headers.index("tolerance")  # the key columns before it: layer and param, or output
+
+        def keys(cells: list[str]) -> str:
+            return ("" if k == 1 else f"{cells[0]:>5}  ") + f"{cells[k - 1]:<6} {cells[k]:>10}"
+
         lines += ["", "  max abs error against each reference (✗: beyond the tolerance)",
-                  "  " + f"{headers[0]:>5}  {headers[1]:<5}  {headers[2]:>10}"
-                  + "".join(f"  {h:>16}" for h in headers[3:])]
+                  "  " + keys(headers) + "".join(f"  {h:>16}" for h in headers[k + 1:])]
         for row in rows:
-            lines.append("  " + f"{row[0]:>5}  {row[1]:<5}  {row[2]:>10}"
-                         + "".join(f"  {cell.rstrip('✗'):>15}{'✗' if cell.endswith('✗') else ' '}" for cell in row[3:]))
+            lines.append("  " + keys(row)
+                         + "".join(f"  {cell.rstrip('✗'):>15}{'✗' if cell.endswith('✗') else ' '}"
+                                   for cell in row[k + 1:]))
     if r.wrong:
         lines += ["", f"  {r.wrong}"]
     if r.repro:
