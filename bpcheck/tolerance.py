@@ -104,14 +104,18 @@ def _sum_err(n: int, u: float) -> float:
     return u * math.sqrt(n + 1)
 
 
+_STEPS = np.array([sgn * th for th in _THETAS for sgn in (-1.0, 1.0)])  # −½, ½, −1, 1
+
+
 def _perturb(f, p: Array, e: Array) -> Array:
-    """max over θ of |f(p ± θe) − f(p)|: the propagated error of an elementwise step, kinks included."""
-    base = f(p)
-    out = np.zeros_like(p)
+    """max over θ of |f(p ± θe) − f(p)|: the propagated error of an elementwise step, kinks included.
+
+    One call of f on the stack [p, p − ½e, p + ½e, p − e, p + e] (f is elementwise): the same values
+    as five calls, at a fifth of the calls' overhead."""
+    steps = _STEPS.reshape((-1,) + (1,) * p.ndim)
     with np.errstate(over="ignore", invalid="ignore"):
-        for th in _THETAS:
-            for sgn in (-1.0, 1.0):
-                out = np.maximum(out, np.abs(f(p + sgn * th * e) - base))
+        values = f(np.concatenate([p[None], p + steps * e]))
+        out = np.abs(values[1:] - values[0]).max(axis=0, initial=0.0)
     return np.where(np.isfinite(out), out, np.inf)
 
 
