@@ -9,7 +9,9 @@ the loss *values*, and svm_loss:
     m = x_j − x_y + 1          e(m) = 0 where m = 0 exactly (x_y = x_j + 1: every order of the three-term
                                sum is then exact), else u(|x_j| + |x_y| + 1 + |m|)
     counted: m > 0; a margin with 0 < |m| ≤ e(m) may fall on either side in the candidate's dtype, so
-    its 1/N may be in dx_j and dx_y or not: e(dx) gets 1/N per such margin.
+    its 1/N may be in dx_j and dx_y or not: e(dx) gets 1/N per such margin. dx_j = 1/N may be rounded
+    and rescaled (torch's multi_margin_loss divides by C, the reference multiplies back), and
+    dx_y = −k/N may be a sum of k rounded copies of 1/N: C u |dx| and u√(2(k+1))·k/N.
 """
 
 from __future__ import annotations
@@ -129,9 +131,11 @@ def svm_loss(x: Array, labels: Array, u: float, tiny: float) -> Outputs:
     J = hinge.sum() / N
     e_J = (np.sum(np.where(counted | either, e_m, 0.0)) + plain_sum(N * (C - 1), u) * hinge.sum()) / N + u * abs(J)
     dx = counted / N
-    dx[rows, labels] = -counted.sum(axis=1) / N
-    e_dx = u * np.abs(dx) + either / N
-    e_dx[rows, labels] += either.sum(axis=1) / N
+    k = counted.sum(axis=1)
+    dx[rows, labels] = -k / N
+    # 1/N may be rounded and rescaled (torch: (1/C)·C/N), and dx_y may sum k rounded copies of it
+    e_dx = C_ELEM * u * np.abs(dx) + either / N
+    e_dx[rows, labels] += math.sqrt(2) * np.sqrt(k + 1) * u * k / N + either.sum(axis=1) / N
     return {"out": (np.asarray(J), np.asarray(e_J)), "dx": (dx, e_dx)}
 
 

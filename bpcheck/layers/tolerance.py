@@ -26,6 +26,7 @@ import numpy as np
 from bpcheck.layers import _linear, _norm, _pointwise
 from bpcheck.layers._bounds import compare_arrays, tolerance, unit_roundoff
 from bpcheck.layers.cases import LayerCase
+from bpcheck.tolerance import MAX_RESOLUTION
 
 Array = np.ndarray
 
@@ -54,6 +55,12 @@ class LayerAnalysis(NamedTuple):
             if scale > 0:
                 worst = max(worst, float(np.max(self.bounds[name])) / scale)
         return worst
+
+    @property
+    def resolvable(self) -> bool:
+        """Whether a comparison on this case can resolve a bug: float64 always; float32 when
+        ``resolution`` ≤ ``bpcheck.tolerance.MAX_RESOLUTION`` (as for the network)."""
+        return self.dtype != np.float32 or self.resolution <= MAX_RESOLUTION
 
 
 class LayerMismatch(NamedTuple):
