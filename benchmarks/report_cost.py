@@ -30,14 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     specs = build_sweep(sweep=args.sweep)
     for spec in specs:
         case = spec.case(0)
-        steps = [("ground_truth", lambda: references.gradients(*case, backend="ground_truth")),
-                 ("analyse", lambda: analyse(case))]
-        steps += [(b, (lambda b=b: msr.compute(b, case, "cpu", False))) for b in ("manual_bp", "torch", "jax")]
+        backends = ["manual_bp", "torch", "jax"]
         if msr.finite_diff_skip(case, spec.regime) is None:
-            steps.append(("finite_diff", lambda: msr.compute("finite_diff", case, "cpu", False)))
-        for name, step in steps:
+            backends.append("finite_diff")
+        steps = [("ground_truth", references.gradients, (*case,), {"backend": "ground_truth"}),
+                 ("analyse", analyse, (case,), {})]
+        steps += [(b, msr.compute, (b, case, "cpu", False), {}) for b in backends]
+        for name, fn, args_, kwargs in steps:
             t0 = time.process_time()
-            step()
+            fn(*args_, **kwargs)
             dt = time.process_time() - t0
             spent[name] += dt
             by_shape[spec.widths, spec.batch] += dt
