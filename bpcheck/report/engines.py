@@ -28,6 +28,7 @@ import importlib.util
 import multiprocessing
 import platform
 import signal
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -45,8 +46,32 @@ DISTRIBUTIONS = ("numpy", "torch", "jax", "jaxlib", "mpmath")
 
 
 def _ignore_interrupts() -> None:
-    """In a pool worker: Ctrl-C is the parent's to handle (it kills the workers), never a traceback here."""
+    """In a pool worker: Ctrl-C is the parent's to handle (it kills the workers), never a traceback here.
+    The worker was born with SIGINT blocked (``local_pool``), so one that came while it started up is
+    pending: ignored first, then unblocked, it is dropped."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Ctrl-C held back until the block ends, then raised (KeyboardInterrupt) if it came.
+
+    For the imports of torch and jax: a KeyboardInterrupt raised inside them lands in their C++
+    callbacks, where it was seen to be swallowed (the run went on and exited 0), to abort the process,
+    or to hang it. Outside the main thread (where no signal handler can be set) it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: came.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if came:
+        raise KeyboardInterrupt
 
 
 def in_process(tasks: Sequence[Task]) -> Iterator[Any]:
@@ -62,7 +87,14 @@ def local_pool(tasks: Sequence[Task], jobs: int) -> Iterator[Any]:
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_ignore_interrupts)
     try:
-        futures = [pool.submit(fn, *args) for fn, args in tasks]
+        # The workers are spawned by the first submissions, from this thread: with SIGINT blocked here,
+        # they are born with it blocked, so a Ctrl-C (sent to the whole process group) cannot kill one
+        # with a traceback while it starts up; here it is delivered when unblocked, a moment later.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            futures = [pool.submit(fn, *args) for fn, args in tasks]
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         for future in as_completed(futures):
             yield future.result()
     except BaseException:

@@ -194,7 +194,8 @@ def run_report(out_dir: str | Path = "bp-report", *, baseline: str | Path | None
         cluster = stack.enter_context(engines.Cluster(scheduler)) if scheduler is not None else None
         if cluster is not None and device == "cuda":
             cluster.everywhere(references.prepare_gpu_process)
-        skip = _skips(device, backends, cluster) if cluster is not None else _skips(device, backends)
+        with engines.deferred_interrupts():  # loads torch and jax here
+            skip = _skips(device, backends, cluster) if cluster is not None else _skips(device, backends)
         engine = cluster.describe() if cluster is not None else \
             f"{jobs} local worker processes" if jobs > 1 else "this process"
         bar = _progress_bar(len(specs), progress)
