@@ -1,5 +1,11 @@
 """Assertion helpers for property tests: one comparison, a readable failure.
 
+    assert_backprop(my_gradients, case)                     # the whole judgement, as `manual-bp check`
+
+runs the full judgement of ``manual-bp check`` on one case (structure, dtype, mutated inputs, a
+second identical call, non-finite values, the tolerance model), in this process, and fails with the
+fault's kind and message: the same verdict as the command line and ``check()`` on the same code.
+
     assert_gradients_close(candidate, reference, analysis, u_ref=0.0, names=("manual_bp", "torch"))
 
 compares every ∂J/∂W⁽ˡ⁾ and ∂J/∂b⁽ˡ⁾ under the tolerance model and, on failure, says which layer and
@@ -16,6 +22,9 @@ from typing import Any
 import numpy as np
 
 from bpcheck import tolerance as tol
+from bpcheck.check.judge import judge
+from bpcheck.check.layout import Layout
+from bpcheck.isolation.supervisor import InProcess
 
 Array = np.ndarray
 # hook for the test session: called with (label, margin, case) for every comparison made
@@ -25,6 +34,25 @@ MARGIN_LISTENERS: list[Callable[[str, float, Any], None]] = []
 def _notify(label: str, margin: float, case: Any = None) -> None:
     for listen in MARGIN_LISTENERS:
         listen(label, margin, case)
+
+
+def assert_backprop(fn: Callable[..., Any], case: Any, *, layout: str = "rows", weights: str = "out_in",
+                    targets: str = "probabilities", reduction: str = "mean", l2: float = 0.0,
+                    loss_input: str = "logits", timeout: float = 30.0) -> None:
+    """Judge ``fn`` on one ``bpcheck.cases.Case`` exactly as ``manual-bp check`` does; AssertionError
+    ("kind: message") on any fault. The layout options are ``check``'s (``bpcheck.check.layout``);
+    draw cases to match (e.g. ``cases(targets="one-hot")`` for ``targets="labels"``). In-process, with
+    a ``timeout`` per call (SIGALRM, main thread). A case that does not fit the options (soft targets
+    for ``targets="labels"``, a non-identity output layer for ``loss_input="probabilities"``) is a
+    ValueError, never a verdict."""
+    __tracebackhide__ = True
+    how = Layout(samples=layout, weights=weights, targets=targets, reduction=reduction, l2=l2, loss_input=loss_input)
+    why = how.misfit(case)
+    if why:
+        raise ValueError(f"assert_backprop: the case does not fit the options: {why}")
+    fault = judge(InProcess({"gradients": fn}, timeout=timeout), case, layout=how)
+    if fault is not None:
+        raise AssertionError(f"{fault.kind}: {fault.message} (on {case.describe()})")
 
 
 def assert_arrays_close(got: Array, want: Array, tau: Array, *, what: str) -> float:

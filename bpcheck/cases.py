@@ -13,7 +13,7 @@ In the simple and kinks regimes, l1 and huber cases also get outputs equal to th
 (a zero row of W⁽ᴸ⁾ makes a⁽ᴸ⁾_j = σ(b_j) whatever the input), and huber an |a − y| = 1 exactly.
 
 Targets always lie in the loss's domain: probability rows for cross_entropy, y ∈ [0, 1] for
-binary_cross_entropy.
+binary_cross_entropy (one-hot rows and {0, 1} only, with ``targets=``).
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ import numpy as np
 from references import ACTIVATIONS, LOSSES  # the contract's names, as the oracles spell them
 
 Array = np.ndarray
-__all__ = ["ACTIVATIONS", "DTYPES", "LOSSES", "REGIMES", "Case", "make_case"]
+__all__ = ["ACTIVATIONS", "DTYPES", "LOSSES", "REGIMES", "TARGETS", "Case", "make_case"]
 REGIMES = ("simple", "default", "extreme", "kinks")
+TARGETS = ("probabilities", "one-hot", "binary")
 DTYPES = ("float32", "float64")
 # activations whose value at z = b is exactly b for b > 0 (so a⁽ᴸ⁾ = y can be made exact)
 _EXACT_AT_POSITIVE = ("identity", "relu", "leaky_relu", "elu")
@@ -85,7 +86,13 @@ def _dyadic(rng: np.random.Generator, shape: tuple[int, ...]) -> Array:
     return rng.choice(np.array([0.0, 0.5, -0.5, 1.0, -1.0, 2.0, -2.0]), size=shape)
 
 
-def _targets(rng: np.random.Generator, loss: str, B: int, n: int, regime: str) -> Array:
+def _targets(rng: np.random.Generator, loss: str, B: int, n: int, regime: str, targets: str) -> Array:
+    if loss == "cross_entropy" and targets == "one-hot":
+        y = np.zeros((B, n))
+        y[np.arange(B), rng.integers(0, n, size=B)] = 1.0
+        return y
+    if loss == "binary_cross_entropy" and targets == "binary":
+        return rng.integers(0, 2, size=(B, n)).astype(np.float64)
     if loss == "cross_entropy":
         if regime == "simple" or rng.random() < 0.3:  # one-hot rows
             y = np.zeros((B, n))
@@ -105,8 +112,16 @@ def _targets(rng: np.random.Generator, loss: str, B: int, n: int, regime: str) -
 
 
 def make_case(rng: np.random.Generator, widths: Sequence[int], activations: Sequence[str], loss: str, *,
-              batch: int, dtype: str | np.dtype = "float64", regime: str = "default") -> Case:
-    """A case with layer widths ``widths`` = [n₀, …, n_L], drawn from ``rng`` in ``regime``."""
+              batch: int, dtype: str | np.dtype = "float64", regime: str = "default",
+              targets: str = "probabilities") -> Case:
+    """A case with layer widths ``widths`` = [n₀, …, n_L], drawn from ``rng`` in ``regime``.
+
+    ``targets``: "probabilities" (the default: probability rows, sometimes one-hot, for cross_entropy;
+    values in [0, 1] for binary_cross_entropy); "one-hot" (cross_entropy: every row one-hot, as class
+    labels give); "binary" (binary_cross_entropy: y ∈ {0, 1}). Other losses ignore it.
+    """
+    if targets not in TARGETS:
+        raise ValueError(f"targets must be one of {TARGETS}, got {targets!r}")
     if len(widths) < 2 or min(widths) < 1:
         raise ValueError(f"widths must be [n0, ..., nL] with L ≥ 1 and every n ≥ 1, got {list(widths)}")
     if len(activations) != len(widths) - 1:
@@ -136,7 +151,7 @@ def make_case(rng: np.random.Generator, widths: Sequence[int], activations: Sequ
         rng.normal(size=(B, widths[0])) * (5.0 if regime == "extreme" else 1.0)
     if regime == "kinks":
         x[rng.random(x.shape) < 0.2] = 0.0
-    y = _targets(rng, loss, B, widths[-1], regime)
+    y = _targets(rng, loss, B, widths[-1], regime, targets)
     if regime in ("kinks", "simple") and loss in ("l1", "huber") and activations[-1] not in ("softmax", "softplus"):
         # outputs equal to their targets exactly: a zero row gives a⁽ᴸ⁾_j = σ(b_j) whatever the input;
         # b_j = 0 gives σ(0) ∈ {0, ½} exactly for every activation but softplus, and b_j > 0 gives

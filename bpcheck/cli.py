@@ -1,18 +1,24 @@
-"""The ``manual-bp`` command line: ``manual-bp check TARGET`` and ``manual-bp report``.
+"""The ``manual-bp`` command line: ``manual-bp check TARGET``, ``manual-bp check-layer KIND FORWARD
+[BACKWARD]`` and ``manual-bp report``.
 
 Exit status (docs/contract.md): 0 no disagreement, 1 a counterexample / disagreement /
-regression, 2 a usage error (one clear line on stderr, never a traceback).
+regression, 2 a usage error (one clear line on stderr, never a traceback), 130 an interrupt, 70 an
+internal error (a bug of manual-bp: its traceback, then one line).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 
 from bpcheck.check import cli as check_cli
+from bpcheck.check.layer import cli as layer_cli
 from bpcheck.console import quiet_stdout
 from bpcheck.errors import UsageError
 from bpcheck.report import cli as report_cli
+
+INTERNAL_ERROR = 70  # EX_SOFTWARE: neither a verdict (0, 1) nor a usage error (2)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     check_cli.configure_parser(sub.add_parser(
         "check", help="check a gradient function against the references",
         description="Check a hand-written gradients(params, x, y, activations, loss) against the references."))
+    layer_cli.configure_parser(sub.add_parser(
+        "check-layer", help="check one layer's forward and backward (CS231n API) against the references",
+        description="Check a hand-written layer, KIND_forward(...) -> (out, cache) and KIND_backward(dout, cache), "
+                    "or a loss(x, y) -> (loss, dx), against the references."))
     report_cli.configure_parser(sub.add_parser(
         "report", help="the accuracy regression report of every backend",
         description="Measure every backend against the extended-precision ground truth."))
@@ -48,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         quiet_stdout()
         return 0
+    except Exception as exc:  # a bug of ours: never exit 0 or 1, which speak of the candidate
+        traceback.print_exc()
+        print(f"manual-bp {args.command}: internal error (a bug in manual-bp, not in the code it checks): "
+              f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return INTERNAL_ERROR
 
 
 def run() -> None:

@@ -66,6 +66,10 @@ class Analysis(NamedTuple):
     grad_bounds: list[tuple[Array, Array]]   # elementwise error bounds (before SAFETY)
     deltas: list[Array]                      # δ⁽ˡ⁾ = ∂J/∂z⁽ˡ⁾, (B, n_l)
     delta_bounds: list[Array]
+    zs: list[Array] = []                     # z⁽ˡ⁾ in float64, and their bounds: where a kink is exact
+    z_bounds: list[Array] = []
+    residual: Array | None = None            # a⁽ᴸ⁾ − y in float64 (exact where its bound is 0)
+    residual_bound: Array | None = None
 
     @property
     def resolution(self) -> float:
@@ -137,7 +141,12 @@ def _affine(a: Array, ea: Array, W: Array, b: Array, u: float, tiny: float) -> t
     return z, ez
 
 
-def _activation(name: str, z: Array, ez: Array, u: float, tiny: float):
+# σ′ at an exact kink (z = 0) and l1's sign(0): the contract's (PyTorch's). ``analyse(kinks=…)`` takes
+# others, to tell a convention difference from a wrong formula.
+KINKS = {"relu": 0.0, "leaky_relu": 0.01, "elu": 1.0, "l1": 0.0}
+
+
+def _activation(name: str, z: Array, ez: Array, u: float, tiny: float, kinks: dict[str, float] | None = None):
     """a, e(a), σ′(z), e(σ′) (σ′ None for softmax)."""
     if name == "softmax":
         s = ew.softmax(z)
@@ -148,6 +157,8 @@ def _activation(name: str, z: Array, ez: Array, u: float, tiny: float):
         return s, es, None, None
     f = ew.ELEMENTWISE[name]
     a, d = f.f(z), f.fp(z)
+    if kinks and name in kinks:
+        d = np.where(z == 0, kinks[name], d)
     # an intermediate that underflows (e^{−|z|} for large |z|) loses up to tiny, and the formula may
     # multiply it by up to ~|z|³ (gelu_tanh′): the floor is amplified accordingly
     floor = tiny * (1.0 + np.minimum(np.abs(z), 1e4)) ** 3
@@ -163,7 +174,8 @@ def _activation(name: str, z: Array, ez: Array, u: float, tiny: float):
     return a, ea, d, ed
 
 
-def _loss_grad(loss: str, a: Array, ea: Array, y: Array, u: float, tiny: float):
+def _loss_grad(loss: str, a: Array, ea: Array, y: Array, u: float, tiny: float,
+               kinks: dict[str, float] | None = None):
     """J, ∂J/∂a⁽ᴸ⁾ and its bound."""
     B, n = a.shape
     N = a.size
@@ -181,7 +193,8 @@ def _loss_grad(loss: str, a: Array, ea: Array, y: Array, u: float, tiny: float):
         return (np.mean(np.where(np.abs(r) <= 1, 0.5 * r * r, np.abs(r) - 0.5)), g / N,
                 (_perturb(h, r, er) + C_ELEM * u * (np.abs(g) + tiny)) / N)
     if loss == "l1":
-        return np.mean(np.abs(r)), np.sign(r) / N, (_perturb(np.sign, r, er) + u * (r != 0)) / N
+        sign = np.where(r == 0, kinks["l1"], np.sign(r)) if kinks and "l1" in kinks else np.sign(r)
+        return np.mean(np.abs(r)), sign / N, (_perturb(np.sign, r, er) + u * (r != 0)) / N
     if loss == "binary_cross_entropy":
         s = ew.sigmoid(a)
         J = np.mean(np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a))) - a * y)
@@ -199,10 +212,15 @@ def _loss_grad(loss: str, a: Array, ea: Array, y: Array, u: float, tiny: float):
     raise ValueError(f"unknown loss {loss!r}")
 
 
-def analyse(case: Case, dtype: np.dtype | type | str | None = None) -> Analysis:
+def analyse(case: Case, dtype: np.dtype | type | str | None = None, *,
+            kinks: dict[str, float] | None = None) -> Analysis:
     """The float64 truth of ``case`` and the error bounds of a correct candidate computing in ``dtype``.
 
     ``dtype`` defaults to the case's own dtype; the truth always runs in float64 on the case's values.
+    ``kinks`` replaces the contract's conventions at exact kinks (``KINKS``: σ′(0) of relu, leaky_relu
+    and elu, l1's sign(0)) by others: the truth of a candidate that follows them. NumPy's error
+    handling is set here, whatever the caller's global ``np.seterr`` (a candidate run in this process
+    may have changed it): warnings, underflow ignored.
     """
     dt = np.dtype(dtype if dtype is not None else case.dtype)
     u = unit_roundoff(dt)
@@ -213,16 +231,18 @@ def analyse(case: Case, dtype: np.dtype | type | str | None = None) -> Analysis:
     params = [(np.asarray(W, np.float64), np.asarray(b, np.float64)) for W, b in case.params]
     x = np.asarray(case.x, np.float64)
     y = np.asarray(case.y, np.float64)
-    with np.errstate(under="ignore"):
+    with np.errstate(all="warn", under="ignore"):
         a, ea = x, np.zeros_like(x)
         tape = []
         for (W, b), act in zip(params, case.activations, strict=True):
             z, ez = _affine(a, ea, W, b, u, tiny)
-            a_new, ea_new, d, ed = _activation(act, z, ez, u, tiny)
+            a_new, ea_new, d, ed = _activation(act, z, ez, u, tiny, kinks)
             tape.append((a, ea, z, ez, a_new, ea_new, d, ed))
             a, ea = a_new, ea_new
-        J, g, eg = _loss_grad(case.loss, a, ea, y, u, tiny)
-        return _backward_with_bounds(params, case.activations, tape, g, eg, u, tiny, dt, float(J))
+        J, g, eg = _loss_grad(case.loss, a, ea, y, u, tiny, kinks)
+        analysis = _backward_with_bounds(params, case.activations, tape, g, eg, u, tiny, dt, float(J))
+        return analysis._replace(zs=[t[2] for t in tape], z_bounds=[t[3] for t in tape], residual=a - y,
+                                 residual_bound=ea)
 
 
 def _backward_with_bounds(params, activations, tape, g, eg, u, tiny, dt, J) -> Analysis:

@@ -8,7 +8,7 @@ The backward recursion is in ``manual_bp/network.py`` (``_backward``). This pack
 and nothing heavier.
 """
 
-from manual_bp import jacobians
+from manual_bp import jacobians, layers
 from manual_bp.activations import ACTIVATION_NAMES
 from manual_bp.losses import LOSS_NAMES
 from manual_bp.network import Backward, Trace, backward, forward, gradients, loss_value
@@ -19,6 +19,6 @@ LOSSES = LOSS_NAMES
 
 __all__ = [
     "ACTIVATIONS", "LOSSES", "Backward", "Trace", "TrainResult", "backward", "forward",
-    "gradients", "jacobians", "loss_value", "sgd", "train",
+    "gradients", "jacobians", "layers", "loss_value", "sgd", "train",
 ]
 __version__ = "0.2.0"

@@ -140,6 +140,7 @@ def gradients(params, x, y, activations, loss, bug: str | None = None):
     g = _loss_grad(loss, a_list[-1], y, bug)
     L = len(params)
     out: list = [None] * L
+    deltas: dict[int, Array] = {}
     for l in range(L, 0, -1):
         W, b = params[l - 1]
         z, a, a_prev, d = z_list[l - 1], a_list[l], a_list[l - 1], primes[l - 1]
@@ -151,7 +152,14 @@ def gradients(params, x, y, activations, loss, bug: str | None = None):
             delta = g
         else:
             delta = g * d
-        if bug == "dW_transposed_on_square":
+        if bug == "wide_layer_fast_path_in_float32" and max(W.shape) > 64:
+            # a "fast path" for wide layers that multiplies in float32, whatever the inputs' dtype
+            dW = (delta.astype(np.float32).T @ a_prev.astype(np.float32)).astype(delta.dtype)
+        elif bug == "chunked_batch_drops_remainder":
+            dW = np.zeros_like(W)
+            for start in range(0, max(len(delta) // 64, 1) * 64, 64):  # the last, partial chunk is lost
+                dW += delta[start:start + 64].T @ a_prev[start:start + 64]
+        elif bug == "dW_transposed_on_square":
             dW = a_prev.T @ delta            # (n_{l-1}, n_l): "fixed" below only when the shapes differ
             if dW.shape != W.shape:
                 dW = dW.T
@@ -160,10 +168,20 @@ def gradients(params, x, y, activations, loss, bug: str | None = None):
         else:
             dW = delta.T @ a_prev
         db = delta.mean(axis=0) if bug == "bias_not_summed_over_batch" else delta.sum(axis=0)
+        if bug == "chunked_batch_drops_remainder":
+            db = delta[:max(len(delta) // 64, 1) * 64].sum(axis=0)
         if bug == "bias_grad_from_next_layer" and l < L:
             db = out[l][1].copy() if out[l][1].shape == db.shape else db
         out[l - 1] = (dW, db)
+        deltas[l] = delta
         g = delta @ W
+    if bug == "layer_buffer_of_eight":
+        # δ kept in a preallocated buffer of 8 layers, slot l mod 8: layer l > 8 reads the δ of layer l − 8,
+        # which overwrote its slot later in the backward pass
+        for l in range(9, L + 1):
+            early = deltas[l - 8]
+            if early.shape == deltas[l].shape:
+                out[l - 1] = (early.T @ a_list[l - 1], early.sum(axis=0))
     if bug == "float64_upcast":
         out = [(dW.astype(np.float64), db.astype(np.float64)) for dW, db in out]
     if bug == "sgd_step_in_place":
@@ -221,7 +239,7 @@ CATALOG: tuple[Bug, ...] = (
     Bug("ce_without_softmax", "cross-entropy's gradient taken as (a − y)/B, logits used as probabilities",
         "cross_entropy only", "mismatch", _ALL_BUT["losses"]("cross_entropy")),
     Bug("bce_through_probabilities", "binary cross-entropy differentiated through σ(a): 0/0 when σ saturates",
-        "large logits", "non_finite", {"regimes": ["simple", "default"]}),
+        "large logits", "non_finite", {"regimes": ["default"], "max_depth": 1}),
     Bug("tanh_prime_unsquared", "tanh′ = 1 − tanh instead of 1 − tanh²", "tanh layers", "mismatch",
         _ALL_BUT["activations"]("tanh")),
     Bug("gelu_coarse_erf", "gelu's erf from a 1.5e-7 approximation (Abramowitz & Stegun 7.1.26)",
@@ -243,6 +261,13 @@ CATALOG: tuple[Bug, ...] = (
     Bug("float64_upcast", "float32 inputs give float64 gradients", "float32", "dtype", {"dtypes": ["float64"]}),
     Bug("returns_tuple_per_layer_missing_bias", "returns dW only, no (dW, db) pairs", "everywhere", "shape"),
     Bug("raises_on_batch_one", "an indexing bug that raises at batch 1", "batch 1", "exception"),
+    # bugs behind size thresholds: the random search's small networks never reach them
+    Bug("chunked_batch_drops_remainder", "the batch summed in chunks of 64, the last partial chunk dropped",
+        "a batch above 64 that is no multiple of 64", "mismatch", {"max_batch": 64}),
+    Bug("wide_layer_fast_path_in_float32", "layers wider than 64 take a fast path that multiplies in float32",
+        "a width above 64, float64", "mismatch", {"max_width": 64}),
+    Bug("layer_buffer_of_eight", "δ kept in a preallocated buffer of 8 layers (slot l mod 8)",
+        "depth above 8", "mismatch", {"max_depth": 8}),
 )
 
 

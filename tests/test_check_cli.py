@@ -15,7 +15,7 @@ from bpcheck.check import check
 from bpcheck.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-CONTRACT_KEYS = {"verdict", "examples", "seed", "counterexample"}
+CONTRACT_KEYS = {"verdict", "examples", "seed", "coverage", "counterexample"}
 CEX_KEYS = {"widths", "activations", "loss", "dtype", "batch", "kind", "message", "mismatches", "repro"}
 MISMATCH_KEYS = {"layer", "param", "reference", "max_abs_err", "tolerance"}
 

@@ -41,10 +41,16 @@ MODULES = _modules()
 
 
 def _imports(module: str, path: Path) -> Iterator[tuple[str, int]]:
-    """(imported name, line) for every import in the file, relative ones resolved; for ``from X import
-    Y`` the name is X.Y when that is a module of ours, else X."""
+    """(imported name, line) for every import in the file that runs (``if TYPE_CHECKING:`` blocks are
+    annotations only), relative ones resolved; for ``from X import Y`` the name is X.Y when that is a
+    module of ours, else X."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+                   and getattr(block.test, "id", None) == "TYPE_CHECKING" for n in ast.walk(block)}
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue  # imports for annotations only: never run, so no cycle
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name, node.lineno

@@ -111,3 +111,18 @@ def test_each_bug_hides_where_the_catalog_says(bug: mutants.Bug) -> None:
         assert not mismatches, f"{bug.name} is visible on {case.describe()}: {mismatches[0]}"
 
     invisible()
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("leaky_prime_at_zero_is_one", "= 0 exactly: your leaky_relu′(0) is 1, the contract's is 0.01 (torch's)"),
+    ("relu_prime_at_zero_is_one", "= 0 exactly: your relu′(0) is 1, the contract's is 0 (torch's)"),
+    ("l1_sign_zero_is_one", "exactly: your l1 sign(0) is 1, the contract's is 0 (torch's)"),
+    ("forgot_half", None),
+])
+def test_a_convention_difference_at_an_exact_kink_reads_as_one(name: str, words: str | None) -> None:
+    cex = check(mutants.MUTANTS[name], examples=EXAMPLES, seed=0, references=["ground_truth"]).counterexample
+    message = cex.message
+    if words is None:
+        assert "exactly: your" not in message  # a wrong formula is not dressed up as a convention
+    else:
+        assert words in message

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 
 from bpcheck.check import target as _target
+from bpcheck.check.coverage import scope
+from bpcheck.check.layout import LOSS_INPUTS, REDUCTIONS, SAMPLES, TARGETS, WEIGHTS, Layout
 from bpcheck.check.search import check
-from bpcheck.check.text import format_verdict
 from bpcheck.console import say
 from bpcheck.errors import UsageError
 from bpcheck.isolation.supervisor import DEFAULT_MEMORY_LIMIT_GIB, DEFAULT_TIMEOUT_S
@@ -32,10 +34,41 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help=f"each call's deadline (default {DEFAULT_TIMEOUT_S:g} s): a call past it is a fault")
     parser.add_argument("--memory-limit", type=float, default=DEFAULT_MEMORY_LIMIT_GIB, metavar="GiB",
                         help=f"the candidate process's memory limit (default {DEFAULT_MEMORY_LIMIT_GIB:g} GiB)")
+    scope = parser.add_argument_group("what the candidate implements (default: all, or what a probe finds: "
+                                      "NotImplementedError marks a name unsupported)")
+    scope.add_argument("--activations", type=_names, metavar="A,B", help="activations of every layer")
+    scope.add_argument("--hidden-activations", type=_names, metavar="A,B", help="activations of the hidden layers")
+    scope.add_argument("--output-activations", type=_names, metavar="A,B", help="activations of the output layer")
+    scope.add_argument("--losses", type=_names, metavar="L,M", help="losses")
+    scope.add_argument("--output-width", type=int, metavar="N",
+                       help="fix the output width n_L (1: a binary classifier)")
+    sizes = parser.add_argument_group("sizes (default: random networks of depth ≤ 6, widths ≤ 32, batch ≤ 32, and "
+                                      "size corners up to depth 12, width 1030, batch 75)")
+    sizes.add_argument("--max-depth", type=int, metavar="L", help="the deepest network to build")
+    sizes.add_argument("--max-width", type=int, metavar="N", help="the widest layer to build")
+    sizes.add_argument("--max-batch", type=int, metavar="B", help="the largest batch to build")
+    how = parser.add_argument_group("how the candidate's code is written (default: the contract's)")
+    how.add_argument("--layout", choices=SAMPLES, default="rows",
+                     help="rows: x (B, n0), b (n,); columns: x (n0, B), y (nL, B), b and db (n, 1)")
+    how.add_argument("--weights", choices=WEIGHTS, default="out_in",
+                     help="out_in: W (n_out, n_in), z = a W^T + b; in_out: W (n_in, n_out), z = a @ W + b")
+    how.add_argument("--targets", choices=TARGETS, default="probabilities",
+                     help="cross_entropy: probabilities, one-hot rows, or labels (int class indices, shape (B,)); "
+                          "binary_cross_entropy: binary {0, 1}")
+    how.add_argument("--reduction", choices=REDUCTIONS, default="mean",
+                     help="the loss averaged or summed over the batch")
+    how.add_argument("--l2", type=float, default=0.0, metavar="LAMBDA",
+                     help="the gradient includes (λ/2) Σ ||W||² (biases not regularised)")
+    how.add_argument("--loss-input", choices=LOSS_INPUTS, default="logits",
+                     help="probabilities: the output layer applies softmax/sigmoid and the loss is -Σ y log a")
     parser.set_defaults(run=main)
 
 
-def _finite_positive(option: str, value: float) -> float:
+def _names(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def finite_positive(option: str, value: float) -> float:
     if not math.isfinite(value) or value <= 0:
         raise UsageError(f"{option} must be a finite number > 0, got {value:g}")
     return value
@@ -47,8 +80,12 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(f"--examples must be ≥ 1, got {args.examples}")
     if args.seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
-    _finite_positive("--timeout", args.timeout)
-    _finite_positive("--memory-limit", args.memory_limit)
+    finite_positive("--timeout", args.timeout)
+    finite_positive("--memory-limit", args.memory_limit)
+    if not math.isfinite(args.l2) or args.l2 < 0:
+        raise UsageError(f"--l2 must be a finite number ≥ 0, got {args.l2:g}")
+    if args.output_width is not None and args.output_width < 1:
+        raise UsageError(f"--output-width must be ≥ 1, got {args.output_width}")
     json_path = check_output_file("--json", args.json) if args.json else None
     target = _target.parse(args.target)
     repro_path = check_output_file("--repro", args.repro or f"manual-bp-repro-{target.name}.py")
@@ -60,13 +97,24 @@ def main(args: argparse.Namespace) -> int:
             raise UsageError("--device cuda: neither torch nor jax can use a CUDA device here")
     dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
     # the candidate is imported in its worker process only, never in this one
+    names = {"activations": args.activations, "hidden_activations": args.hidden_activations,
+             "output_activations": args.output_activations, "losses": args.losses}
+    sizes = {"max_depth": args.max_depth, "max_width": args.max_width, "max_batch": args.max_batch}
+    how = {"layout": args.layout, "weights": args.weights, "targets": args.targets, "reduction": args.reduction,
+           "l2": args.l2, "loss_input": args.loss_input}
+    try:  # the options' combination, before any work: a bad one is a usage error
+        scope(layout=Layout(samples=how["layout"], **{k: v for k, v in how.items() if k != "layout"}),
+              dtypes=dtypes, output_width=args.output_width, **names, **sizes)
+    except (ValueError, TypeError) as exc:  # each message starts with the keyword: show it as the option
+        raise UsageError("--" + re.sub(r"^\w+", lambda m: m.group().replace("_", "-"), str(exc))) from None
     verdict = check(target=target, examples=args.examples, seed=args.seed, dtypes=dtypes, device=args.device,
-                    timeout=args.timeout, memory_limit=args.memory_limit)
-    written = None
+                    timeout=args.timeout, memory_limit=args.memory_limit, output_width=args.output_width,
+                    **names, **how, **sizes)
+    verdict.target = args.target
     if verdict.counterexample is not None:
-        written = str(repro_path)
+        verdict.repro_path = str(repro_path)
         write_atomic(repro_path, verdict.counterexample.repro)
     if json_path is not None:
-        write_json(json_path, verdict.to_json(written), indent=2)
-    say(format_verdict(verdict, args.target, written))  # last: a closed stdout loses nothing
+        write_json(json_path, verdict.to_json(), indent=2)
+    say(verdict.text())  # last: a closed stdout loses nothing
     return 0 if verdict.passed else 1

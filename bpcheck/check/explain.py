@@ -14,7 +14,8 @@ import numpy as np
 
 from bpcheck import tolerance as tol
 from bpcheck.cases import Case
-from bpcheck.check.judge import Fault, structure_fault
+from bpcheck.check.judge import Fault
+from bpcheck.check.layout import CONTRACT, Layout
 from bpcheck.check.repro import repro_script
 from bpcheck.check.target import Target
 from bpcheck.check.verdict import Counterexample
@@ -26,9 +27,10 @@ _U_REF = {"ground_truth": 0.0, "torch": tol.unit_roundoff(np.float64), "jax": to
 
 
 def _reference_grads(case: Case, analysis: tol.Analysis, names: Sequence[str] | None,
-                     device: str = "cpu") -> list[tuple[str, list]]:
+                     device: str = "cpu", layout: Layout = CONTRACT) -> list[tuple[str, list]]:
     """Each available reference's gradients on the case widened to float64 (the values are exact),
-    then the search's own float64 truth from ``analysis``."""
+    made what the layout's candidate returns, then the search's own float64 truth from ``analysis``
+    (already made so)."""
     import references
 
     wide = case.astype(np.float64)
@@ -42,12 +44,14 @@ def _reference_grads(case: Case, analysis: tol.Analysis, names: Sequence[str] | 
                                          backend=name, **({"device": where} if where != "cpu" else {}))
         except Exception:  # noqa: BLE001 - an oracle that fails is left out of the explanation
             continue
-        out.append((name, grads))
+        out.append((name, layout.adjust(grads, case)))
     out.append(("bpcheck_float64", analysis.grads))  # the search's own truth, always there
     return out
 
 
-def _table(got: Any, refs: list[tuple[str, list]], analysis: tol.Analysis) -> list[dict[str, Any]]:
+def _table(got: Any, refs: list[tuple[str, list]], analysis: tol.Analysis,
+           layout: Layout = CONTRACT) -> list[dict[str, Any]]:
+    """Every reference × layer × param; ``index``: the worst entry, in the candidate's own array."""
     table: list[dict[str, Any]] = []
     for name, R in refs:
         for l, (pair, rpair, bpair) in enumerate(zip(got, R, analysis.grad_bounds, strict=True), start=1):
@@ -55,17 +59,22 @@ def _table(got: Any, refs: list[tuple[str, list]], analysis: tol.Analysis) -> li
                 tau = tol.tolerance(e, analysis.u, _U_REF[name])
                 ok, err, t, margin, idx = tol.compare_arrays(G, Rv, tau)
                 table.append({"layer": l, "param": param, "reference": name, "max_abs_err": err,
-                              "tolerance": t, "margin": margin, "agree": ok, "index": list(idx)})
+                              "tolerance": t, "margin": margin, "agree": ok,
+                              "index": list(layout.entry(param, idx))})
     return table
 
 
 def explain(case: Case, fault: Fault, *, target: Target, references: Sequence[str] | None = None,
-            device: str = "cpu", timeout: float = DEFAULT_TIMEOUT_S) -> Counterexample:
-    """The minimal case against every reference: the contract's mismatches, a full table, a repro script."""
-    analysis = fault.analysis if fault.analysis is not None else tol.analyse(case)
-    refs = _reference_grads(case, analysis, references, device)
-    structured = fault.kind not in ("exception", "shape") and structure_fault(fault.output, case) is None
-    table = _table(fault.output, refs, analysis) if structured else []
+            device: str = "cpu", timeout: float = DEFAULT_TIMEOUT_S, layout: Layout = CONTRACT) -> Counterexample:
+    """The minimal case against every reference: the contract's mismatches, a full table, a repro script.
+
+    ``fault.analysis`` is the truth as the candidate's layout returns it (``Layout.truth``); the
+    references' contract gradients are adjusted the same way (``Layout.adjust``).
+    """
+    analysis = fault.analysis if fault.analysis is not None else layout.truth(tol.analyse(case), case)
+    refs = _reference_grads(case, analysis, references, device, layout)
+    structured = fault.kind not in ("exception", "shape") and fault.output is not None
+    table = _table(fault.output, refs, analysis, layout) if structured else []
     primary = refs[0][0] if table else None
     mismatches = [
         {k: row[k] for k in ("layer", "param", "reference", "max_abs_err", "tolerance")}
@@ -75,5 +84,56 @@ def explain(case: Case, fault: Fault, *, target: Target, references: Sequence[st
         # borderline against the primary reference: fall back to the search's own verdict
         mismatches = [{"layer": m.layer, "param": m.param, "reference": "bpcheck_float64",
                        "max_abs_err": m.max_abs_err, "tolerance": m.tolerance} for m in fault.mismatches]
-    repro = repro_script(case, fault, target, refs[0], analysis, timeout=timeout, u_ref=_U_REF["torch"])
-    return Counterexample(case, fault.kind, fault.message, mismatches, table, repro)
+    message = fault.message + (convention_note(case, fault, layout) if fault.kind == "mismatch" else "")
+    repro = repro_script(case, fault._replace(message=message), target, refs[0], analysis, timeout=timeout,
+                         u_ref=_U_REF["torch"], layout=layout)
+    return Counterexample(case, fault.kind, message, mismatches, table, repro, layout.activations(case))
+
+
+# what candidates commonly do at a kink instead of the contract's (PyTorch's) convention
+_OTHER_KINKS = {"relu": (1.0, 0.5), "leaky_relu": (1.0, 0.505), "elu": (0.0, 0.5), "l1": (1.0, -1.0)}
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _exact_kink(case: Case, analysis: tol.Analysis, name: str, layout: Layout = CONTRACT) -> str | None:
+    """Where the case sits exactly on ``name``'s kink (in every precision), in the seed's notation,
+    indexed as the candidate's own arrays are ([sample, unit], or [unit, sample] in columns)."""
+    def at(sample: int, unit: int) -> str:
+        return f"[{unit}, {sample}]" if layout.samples == "columns" else f"[{sample}, {unit}]"
+
+    if name == "l1":
+        if case.loss == "l1" and analysis.residual is not None and analysis.residual_bound is not None:
+            hits = np.argwhere((analysis.residual == 0) & (analysis.residual_bound == 0))
+            if len(hits):
+                b, j = (int(i) for i in hits[0])
+                L = str(case.depth).translate(_SUPERSCRIPT)
+                return f"a⁽{L}⁾{at(b, j)} = y{at(b, j)}"
+        return None
+    for l, (act, z, ez) in enumerate(zip(case.activations, analysis.zs, analysis.z_bounds, strict=True), start=1):
+        if act == name:
+            hits = np.argwhere((z == 0) & (ez == 0))
+            if len(hits):
+                b, i = (int(k) for k in hits[0])
+                return f"z⁽{str(l).translate(_SUPERSCRIPT)}⁾{at(b, i)} = 0"
+    return None
+
+
+def convention_note(case: Case, fault: Fault, layout: Layout = CONTRACT) -> str:
+    """For a mismatch on a case with an exact kink: if the candidate's answer is right under another
+    common convention there, "; z⁽2⁾[0, 1] = 0 exactly: your leaky_relu′(0) is 1, the contract's is 0.01
+    (torch's)", so a convention difference reads as one, not as a wrong formula. Else ""."""
+    if fault.output is None:
+        return ""
+    contract = tol.analyse(case)
+    for name, values in _OTHER_KINKS.items():
+        where = _exact_kink(case, contract, name, layout)
+        if where is None:
+            continue
+        for value in values:
+            other = layout.truth(tol.analyse(case, kinks={name: value}), case)
+            wrong, _ = tol.compare(fault.output, other.grads, other, u_ref=tol.unit_roundoff(np.float64))
+            if not wrong:
+                what = "l1 sign(0)" if name == "l1" else f"{name}′(0)"
+                return (f"; {where} exactly: your {what} is {value:g}, the contract's is {tol.KINKS[name]:g} "
+                        "(torch's)")
+    return ""

@@ -29,6 +29,7 @@ import numpy as np
 
 from bpcheck import tolerance as tol
 from bpcheck.cases import Case
+from bpcheck.check.layout import CONTRACT, Layout
 from bpcheck.isolation.supervisor import Candidate, Crash, InProcess
 from bpcheck.isolation.worker import Opaque, Same
 
@@ -52,28 +53,10 @@ def type_name(value: Any) -> str:
     return value.type_name if isinstance(value, Opaque) else type(value).__name__
 
 
-def structure_fault(out: Any, case: Case) -> Fault | None:
-    """A ``shape`` or ``dtype`` fault of the answer's structure, or None if it is a list of (dW, db) arrays
-    with the params' shapes and the inputs' dtype."""
-    L = case.depth
-    if not isinstance(out, list | tuple):
-        return Fault("shape", f"expected a list of {L} (dW, db) pairs, got {type_name(out)}", [])
-    if len(out) != L:
-        return Fault("shape", f"expected {L} (dW, db) pairs (one per layer), got {len(out)}", [])
-    for l, (pair, (W, b)) in enumerate(zip(out, case.params, strict=True), start=1):
-        if not isinstance(pair, list | tuple) or len(pair) != 2:
-            return Fault("shape", f"layer {l}: expected a (dW, db) pair, got {type_name(pair)}", [])
-        for name, got, want in (("dW", pair[0], W), ("db", pair[1], b)):
-            if not isinstance(got, np.ndarray):
-                return Fault("shape", f"layer {l}: {name} is a {type_name(got)}, expected a numpy array", [])
-            if got.shape != want.shape:
-                return Fault("shape", f"layer {l}: {name} has shape {got.shape}, expected {want.shape}", [])
-    for l, pair in enumerate(out, start=1):
-        for name, got in zip(("dW", "db"), pair, strict=True):
-            if got.dtype != case.dtype:
-                return Fault("dtype", f"layer {l}: {name} has dtype {got.dtype}, expected {case.dtype} "
-                                      "(gradients come back in the inputs' dtype)", [])
-    return None
+def structure_fault(out: Any, case: Case, layout: Layout = CONTRACT) -> Fault | None:
+    """A ``shape`` or ``dtype`` fault of the answer's structure (in the candidate's layout), or None."""
+    _, kind, message = layout.canonical(out, case)
+    return Fault(kind, message, []) if kind else None
 
 
 def _mutated_message(path: tuple[int | str, ...]) -> str:
@@ -84,46 +67,55 @@ def _mutated_message(path: tuple[int | str, ...]) -> str:
     return f"{names[int(path[0])] if path else 'an argument'} was modified in place"
 
 
-def submit(candidate: Candidate, case: Case) -> Iterator[Any]:
-    """Send the case to the candidate now; the answers come from the returned iterator."""
-    return candidate.submit("twice", CANDIDATE, (case.params, case.x, case.y, list(case.activations), case.loss))
+def submit(candidate: Candidate, case: Case, layout: Layout = CONTRACT) -> Iterator[Any]:
+    """Send the case to the candidate now, in its layout; the answers come from the returned iterator."""
+    return candidate.submit("twice", CANDIDATE, layout.args(case))
 
 
-def judge(candidate: Candidate | Callable[..., Any], case: Case, analysis: tol.Analysis | None = None) -> Fault | None:
+def judge(candidate: Candidate | Callable[..., Any], case: Case, analysis: tol.Analysis | None = None,
+          layout: Layout = CONTRACT, *, declines: bool = False) -> Fault | None:
     """The first fault of the candidate on ``case`` (see the table above), or None if it passes.
 
     ``candidate``: an isolated or in-process candidate (``bpcheck.isolation.supervisor``), or a plain
     function, judged in this process. ``analysis`` defaults to ``tolerance.analyse(case)``, computed
-    while the candidate works. The fault carries the candidate's first answer and the analysis.
+    while the candidate works. ``layout``: how the candidate takes its arguments and gives its answer
+    (``bpcheck.check.layout``; the contract's by default). The fault carries the candidate's answer (as
+    contract (dW, db) pairs when its structure allows) and the analysis. ``declines``: a
+    NotImplementedError is the candidate declining the case (a fault of kind ``"declined"``, which the
+    search skips and counts), not an exception.
     """
-    return assess(candidate, case, analysis)[0]
+    return assess(candidate, case, analysis, layout, declines=declines)[0]
 
 
-def assess(candidate: Candidate | Callable[..., Any], case: Case,
-           analysis: tol.Analysis | None = None) -> tuple[Fault | None, tol.Analysis]:
+def assess(candidate: Candidate | Callable[..., Any], case: Case, analysis: tol.Analysis | None = None,
+           layout: Layout = CONTRACT, *, declines: bool = False) -> tuple[Fault | None, tol.Analysis]:
     """``judge``, returning the analysis too (the search needs its resolution)."""
     if not isinstance(candidate, Candidate):
         candidate = InProcess({CANDIDATE: candidate})
-    replies = submit(candidate, case)
+    replies = submit(candidate, case, layout)
     if analysis is None:
         analysis = tol.analyse(case)
-    return _first_fault(replies, case, analysis), analysis
+    return _first_fault(replies, case, layout.truth(analysis, case), layout, declines), analysis
 
 
-def _first_fault(replies: Iterator[Any], case: Case, analysis: tol.Analysis) -> Fault | None:
+def _first_fault(replies: Iterator[Any], case: Case, truth: tol.Analysis, layout: Layout,
+                 declines: bool) -> Fault | None:
+    """The judgement itself: ``truth`` is the analysis as this layout's candidate must answer it."""
     first = next(replies)
-    out = None if isinstance(first, Crash) or first.kind != "returned" else first.value
+    if isinstance(first, Crash):
+        return Fault("exception", first.message, [], None, truth)
+    if first.kind == "raised":
+        kind = "declined" if declines and first.exception == "NotImplementedError" else "exception"
+        return Fault(kind, first.value, [], None, truth)
+    out, kind, message = layout.canonical(first.value, case)
+    if kind == "shape":
+        return Fault("shape", message, [], first.value, truth)
+    if kind == "dtype":
+        return Fault("dtype", message + _values_once_cast(out, truth, layout), [], out, truth)
 
     def fault(kind: str, message: str, mismatches: list[tol.Mismatch] | None = None) -> Fault:
-        return Fault(kind, message, mismatches or [], out, analysis)
+        return Fault(kind, message, mismatches or [], out, truth)
 
-    if isinstance(first, Crash):
-        return fault("exception", first.message)
-    if first.kind == "raised":
-        return fault("exception", first.value)
-    found = structure_fault(out, case)
-    if found:
-        return fault(found.kind, found.message)
     if first.mutated is not None:
         return fault("mutated_input", _mutated_message(first.mutated))
     second = next(replies)
@@ -132,31 +124,43 @@ def _first_fault(replies: Iterator[Any], case: Case, analysis: tol.Analysis) -> 
     if second.kind == "raised":
         return fault("inconsistent", f"the same call raised the second time: {second.value}")
     if not isinstance(second.value, Same):
-        again = second.value
-        if structure_fault(again, case) is not None:
+        again, kind, _ = layout.canonical(second.value, case)
+        if kind:
             return fault("inconsistent", "a second identical call returned a different structure")
         # differences within rounding (a non-deterministic reduction order) are not a fault
-        drift, _ = tol.compare(again, out, analysis, u_ref=analysis.u)
+        drift, _ = tol.compare(again, out, truth, u_ref=truth.u)
         if drift:
             m = drift[0]
             return fault("inconsistent", f"a second identical call gave different gradients: "
                                          f"{m.param}⁽{m.layer}⁾ moved by {m.max_abs_err:.3g}")
-    for l, (pair, truth) in enumerate(zip(out, analysis.grads, strict=True), start=1):
-        for name, got, t in zip(("dW", "db"), pair, truth, strict=True):
+    for l, (pair, reference) in enumerate(zip(out, truth.grads, strict=True), start=1):
+        for name, got, t in zip(("dW", "db"), pair, reference, strict=True):
             bad = ~np.isfinite(got) & np.isfinite(t)
             if bad.any():
                 idx = tuple(int(i) for i in np.argwhere(bad)[0])
-                return fault("non_finite", f"layer {l}: {name}{list(idx)} is {got[idx]} where the truth is "
-                                           f"{t[idx]:.6g}")
-    mismatches, _ = tol.compare(out, analysis.grads, analysis, u_ref=tol.unit_roundoff(np.float64))
+                return fault("non_finite", f"layer {l}: {name}{list(layout.entry(name, idx))} is {got[idx]} "
+                                           f"where the truth is {float(t[idx])!r}")
+    mismatches, _ = tol.compare(out, truth.grads, truth, u_ref=tol.unit_roundoff(np.float64))
     if mismatches:
-        return fault("mismatch", _mismatch_message(mismatches), mismatches)
+        return fault("mismatch", _mismatch_message(mismatches, layout), mismatches)
     return None
 
 
-def _mismatch_message(mismatches: list[tol.Mismatch]) -> str:
+def _values_once_cast(out: list[tuple[Array, Array]], truth: tol.Analysis, layout: Layout) -> str:
+    """A dtype fault does not hide the numbers: are the values right once cast to the expected dtype?"""
+    cast = [(dW.astype(truth.dtype), db.astype(truth.dtype)) for dW, db in out]
+    with np.errstate(all="ignore"):
+        mismatches, _ = tol.compare(cast, truth.grads, truth, u_ref=tol.unit_roundoff(np.float64))
+    if not mismatches:
+        return f"; once cast to {truth.dtype} its values agree with the truth"
+    return f"; its values are wrong too, once cast to {truth.dtype}: {_mismatch_message(mismatches, layout)}"
+
+
+def _mismatch_message(mismatches: list[tol.Mismatch], layout: Layout = CONTRACT) -> str:
+    """The wrong pairs, and the worst entry, indexed as in the candidate's own array."""
     parts = [f"{m.param}⁽{m.layer}⁾" for m in mismatches]
     worst = max(mismatches, key=lambda m: m.margin)
+    at = list(layout.entry(worst.param, worst.index))
     return (f"gradients disagree with the truth beyond tolerance in {', '.join(parts)}; worst "
-            f"{worst.param}⁽{worst.layer}⁾{list(worst.index)}: error {worst.max_abs_err:.3g} > "
+            f"{worst.param}⁽{worst.layer}⁾{at}: error {worst.max_abs_err:.3g} > "
             f"tolerance {worst.tolerance:.3g}")

@@ -23,11 +23,16 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Unsatisfiable
 
-from bpcheck.cases import ACTIVATIONS, DTYPES, LOSSES, Case, make_case
+from bpcheck import tolerance as tol
+from bpcheck.cases import DTYPES, Case, make_case
+from bpcheck.check import coverage as _coverage
 from bpcheck.check import judge as _judge
 from bpcheck.check import target as _target
+from bpcheck.check.coverage import Scope
 from bpcheck.check.explain import explain
+from bpcheck.check.layout import Layout
 from bpcheck.check.verdict import Verdict
+from bpcheck.errors import UsageError
 from bpcheck.isolation import supervisor
 from bpcheck.isolation.supervisor import DEFAULT_MEMORY_LIMIT_GIB, DEFAULT_TIMEOUT_S, Candidate, InProcess, Isolated
 from bpcheck.strategies import cases
@@ -42,56 +47,196 @@ CORNER_WIDTHS = (3, 3, 3, 3)  # depth 3, square W, n_L > 1: the shapes that expo
 CORNER_BATCH = 3
 
 
-def corner_cases(dtypes: Sequence[str] = DTYPES, seed: int = 0) -> list[tuple[Case, dict[str, Any]]]:
-    """One case per activation × loss × dtype × corner regime, so the corners never depend on luck."""
+def corner_cases(dtypes: Sequence[str] = DTYPES, seed: int = 0,
+                 scope: Scope | None = None) -> list[tuple[Case, dict[str, Any]]]:
+    """One case per activation × loss × dtype × corner regime, so the corners never depend on luck.
+
+    With separate hidden and output sets, the (hidden, output) pairs cycle through both so that every
+    name of each comes once. Each corner comes with the restriction of ``strategies.cases`` that
+    shrinks it (which may also move to the simple regime).
+    """
+    scope = scope if scope is not None else Scope(dtypes=tuple(dtypes))
+    pairs = _activation_pairs(scope)
+    widths, batch = scope.bounded(CORNER_WIDTHS, CORNER_BATCH)
     out = []
-    for i, (act, loss, dtype, regime) in enumerate(
-            (a, lo, d, r) for a in ACTIVATIONS for lo in LOSSES for d in dtypes for r in CORNER_REGIMES):
+    for i, ((hidden, output), loss, dtype, regime) in enumerate(
+            (p, lo, d, r) for p in pairs for lo in scope.losses for d in scope.dtypes for r in CORNER_REGIMES):
         rng = np.random.default_rng([seed, i])
-        case = make_case(rng, CORNER_WIDTHS, (act,) * (len(CORNER_WIDTHS) - 1), loss, batch=CORNER_BATCH,
-                         dtype=dtype, regime=regime)
-        # the restricted search that shrinks a failing corner may also move to the simple regime
-        out.append((case, {"activations": [act], "losses": [loss], "dtypes": [dtype],
+        acts = (hidden,) * (len(widths) - 2) + (output,)
+        case = make_case(rng, widths, acts, loss, batch=batch, dtype=dtype, regime=regime,
+                         targets=scope.layout.case_targets)
+        out.append((case, {**scope.strategy_options(), "hidden_activations": [hidden],
+                           "output_activations": [output], "losses": [loss], "dtypes": [dtype],
                            "regimes": ["simple", regime]}))
     return out
 
 
-def _search(candidate: Candidate, strategy: Any, examples: int,
-            seed: int) -> tuple[tuple[Case, _judge.Fault] | None, int]:
-    """Hypothesis's search and shrink: (the minimal failing case and its fault, or None; the number of
-    passing cases the search judged before anything failed)."""
-    passed = 0
-    last: tuple[Case, _judge.Fault] | None = None
+# Each crosses a size threshold where real code changes paths (chunked batches, fast paths for wide
+# layers, fixed buffers and layer limits, BLAS kernels that switch algorithms, vectorised code for
+# large arrays); the random search stays small (depth ≤ 6, widths ≤ 32, batch ≤ 32), so it never does.
+SIZE_SHAPES: tuple[tuple[tuple[int, ...], int], ...] = (
+    ((4, 6, 6, 6, 6, 6, 6, 6, 6, 6, 3), 5),           # depth 10
+    ((3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 2), 2),     # depth 12
+    ((10, 70, 5), 9),                                  # a width above 64
+    ((20, 130, 130, 4), 3),                            # above 128; W⁽²⁾ has 16 900 entries (≥ 4096)
+    ((8, 1030, 3), 4),                                 # a layer ≥ 1024 wide; z⁽¹⁾ has 4 120 entries
+    ((6, 20, 14, 3), 75),                              # a batch above 64 and no multiple of 16; z⁽¹⁾: 1 500
+)
 
-    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck),
-              report_multiple_bugs=False, phases=(Phase.generate, Phase.target, Phase.shrink), print_blob=False)
-    @given(strategy)
-    def search(case: Case) -> None:
-        nonlocal passed, last
-        fault, analysis = _judge.assess(candidate, case)
-        if fault is None:
-            assume(analysis.resolvable)  # not a pass: a case that cannot resolve a bug is steered away from
-            if last is None:  # count the search, not the shrinking
-                passed += 1
-            return
-        last = (case, fault)
-        raise _Failed(fault.kind)
 
-    try:
-        hypothesis_seed(seed)(search)()
-    except _Failed:
-        return last, passed
-    except Unsatisfiable:
-        # a restricted search (say float32 in the extreme regime) may find too few cases it can
-        # resolve; nothing failed, and the caller falls back to the case it already has
+def size_cases(seed: int = 0, scope: Scope | None = None) -> list[Case]:
+    """The size corners within the scope's bounds: every shape of ``SIZE_SHAPES`` that fits, with every
+    activation pair of the scope (its losses in turn), in each dtype, in the default regime."""
+    scope = scope if scope is not None else Scope()
+    out = []
+    for s, (widths, batch) in enumerate(SIZE_SHAPES):
+        if not scope.fits(widths, batch):
+            continue
+        widths = (*widths[:-1], scope.output_width) if scope.output_width is not None else widths
+        for i, (hidden, output) in enumerate(_activation_pairs(scope)):
+            loss = scope.losses[(s + i) % len(scope.losses)]
+            acts = (hidden,) * (len(widths) - 2) + (output,)
+            for dtype in scope.dtypes:
+                rng = np.random.default_rng([seed, 1000 + s, i])  # the float32 twin is the same network
+                case = make_case(rng, widths, acts, loss, batch=batch, dtype="float64", regime="default",
+                                 targets=scope.layout.case_targets)
+                out.append(case.astype(dtype))
+    return out
+
+
+def _activation_pairs(scope: Scope) -> list[tuple[str, str]]:
+    """(hidden, output) pairs naming every activation of each set at least once."""
+    if scope.hidden == scope.output:
+        return [(a, a) for a in scope.hidden]
+    n = max(len(scope.hidden), len(scope.output))
+    return [(scope.hidden[i % len(scope.hidden)], scope.output[i % len(scope.output)]) for i in range(n)]
+
+
+class _Search:
+    """One check's search: the candidate, its scope, and the count of cases judged and declined."""
+
+    def __init__(self, candidate: Candidate, scope: Scope, seed: int) -> None:
+        self.candidate, self.scope, self.seed = candidate, scope, seed
+        self.declined = 0
+
+    def judge(self, case: Case) -> tuple[_judge.Fault | None, tol.Analysis]:
+        return _judge.assess(self.candidate, case, layout=self.scope.layout, declines=self.scope.declines_allowed)
+
+    def hypothesis(self, strategy: Any, examples: int) -> tuple[tuple[Case, _judge.Fault] | None, int]:
+        """Hypothesis's search and shrink: (the minimal failing case and its fault, or None; the number
+        of passing cases judged before anything failed)."""
+        passed = 0
+        last: tuple[Case, _judge.Fault] | None = None
+
+        @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck),
+                  report_multiple_bugs=False, phases=(Phase.generate, Phase.target, Phase.shrink),
+                  print_blob=False)
+        @given(strategy)
+        def search(case: Case) -> None:
+            nonlocal passed, last
+            fault, analysis = self.judge(case)
+            if fault is not None and fault.kind == "declined":
+                if last is None:
+                    self.declined += 1
+                assume(False)  # the candidate does not implement this combination: not a case
+            if fault is None:
+                assume(analysis.resolvable)  # not a pass: a case that cannot resolve a bug is steered away from
+                if last is None:  # count the search, not the shrinking
+                    passed += 1
+                return
+            last = (case, fault)
+            raise _Failed(fault.kind)
+
+        try:
+            hypothesis_seed(self.seed)(search)()
+        except _Failed:
+            return last, passed
+        except Unsatisfiable:
+            # a restricted search (say float32 in the extreme regime) may find too few cases it can
+            # resolve; nothing failed, and the caller falls back to the case it already has
+            return None, passed
         return None, passed
-    return None, passed
+
+    def run(self, examples: int) -> tuple[tuple[Case, _judge.Fault] | None, int]:
+        """The corner sweep, the random search, then the size corners: (the minimal failure or None,
+        cases judged)."""
+        judged = 0
+        for case, restriction in corner_cases(seed=self.seed, scope=self.scope):
+            fault, _ = self.judge(case)
+            if fault is not None and fault.kind == "declined":
+                self.declined += 1
+                continue
+            judged += 1
+            if fault is not None:
+                shrunk, _ = self.hypothesis(cases(**restriction), max(examples, 200))
+                if shrunk is None:  # the restricted search found no failure of its own: bisect the corner
+                    shrunk = self.shrink_size(case, fault, regime=restriction["regimes"][-1])
+                return shrunk, judged
+        found, passed = self.hypothesis(cases(**self.scope.strategy_options()), examples)
+        judged += passed + (found is not None)
+        if found is not None:
+            return found, judged
+        for case in size_cases(self.seed, self.scope):
+            fault, _ = self.judge(case)
+            if fault is not None and fault.kind == "declined":
+                self.declined += 1
+                continue
+            judged += 1
+            if fault is not None:
+                return self.shrink_size(case, fault), judged
+        return None, judged
+
+    def shrink_size(self, case: Case, fault: _judge.Fault, regime: str = "default") -> tuple[Case, _judge.Fault]:
+        """The smallest network that still fails, from a failing corner: fewer layers first, then each
+        width and the batch bisected down to the smallest value that still fails (so a bug behind a
+        threshold keeps the size that triggers it). Values are redrawn for each shape from one
+        generator key, in the corner's ``regime``; the fault kept is of the corner's kind."""
+        widths, batch, acts = list(case.widths), case.batch, list(case.activations)
+
+        def attempt(ws: list[int], b: int, names: list[str]) -> tuple[Case, _judge.Fault] | None:
+            rng = np.random.default_rng([self.seed, 2000, *ws, b])
+            trial = make_case(rng, ws, names, case.loss, batch=b, dtype="float64", regime=regime,
+                              targets=self.scope.layout.case_targets).astype(case.dtype)
+            found, _ = self.judge(trial)
+            return (trial, found) if found is not None and found.kind == fault.kind else None
+
+        best = (case, fault)
+        for depth in range(1, len(acts)):  # fewer layers: the first hidden ones, then the output layer
+            names = acts[:depth - 1] + [acts[-1]]
+            found = attempt(widths[:depth] + [widths[-1]], batch, names)
+            if found is not None:
+                best, widths, acts = found, widths[:depth] + [widths[-1]], names
+                break
+        output_fixed = self.scope.output_width is not None
+        for i in range(len(widths) + 1):  # each width, then the batch, bisected
+            if i == len(widths) - 1 and output_fixed:
+                continue
+            lo, hi = 1, (batch if i == len(widths) else widths[i])
+            while lo < hi:
+                mid = (lo + hi) // 2
+                ws = widths if i == len(widths) else widths[:i] + [mid] + widths[i + 1:]
+                found = attempt(ws, mid if i == len(widths) else batch, acts)
+                if found is not None:
+                    best, hi = found, mid
+                else:
+                    lo = mid + 1
+            if i < len(widths):
+                widths[i] = hi
+            else:
+                batch = hi
+        return best
 
 
 def check(fn: Callable[..., Any] | None = None, *, examples: int = 500, seed: int = 0,
           dtypes: Sequence[str] = DTYPES, references: Sequence[str] | None = None,
           target: str | _target.Target | None = None, device: str = "cpu", isolate: bool = True,
-          timeout: float = DEFAULT_TIMEOUT_S, memory_limit: float | None = DEFAULT_MEMORY_LIMIT_GIB) -> Verdict:
+          timeout: float = DEFAULT_TIMEOUT_S, memory_limit: float | None = DEFAULT_MEMORY_LIMIT_GIB,
+          activations: Sequence[str] | None = None, hidden_activations: Sequence[str] | None = None,
+          output_activations: Sequence[str] | None = None, losses: Sequence[str] | None = None,
+          output_width: int | None = None, layout: str = "rows", weights: str = "out_in",
+          targets: str = "probabilities", reduction: str = "mean", l2: float = 0.0,
+          loss_input: str = "logits", max_depth: int | None = None, max_width: int | None = None,
+          max_batch: int | None = None) -> Verdict:
     """Search for a case where the candidate breaks the contract; shrink it; explain it.
 
     The candidate ``fn(params, x, y, activations, loss) -> [(dW, db), ...]`` is given as a function, or
@@ -103,13 +248,28 @@ def check(fn: Callable[..., Any] | None = None, *, examples: int = 500, seed: in
     try; ``references``: the backends that explain a counterexample (default: all available);
     ``device``: where the torch and jax references run for that explanation ("cpu" or "cuda").
 
+    What is checked (``bpcheck.check.coverage``): ``activations`` (every layer), ``hidden_activations``
+    and ``output_activations``, ``losses`` restrict the search to what the candidate implements;
+    without any of them, a probe finds it (NotImplementedError marks a name unsupported).
+    ``output_width`` fixes n_L. How the candidate's code is written (``bpcheck.check.layout``):
+    ``layout`` ("rows" or "columns"), ``weights`` ("out_in" or "in_out"), ``targets``
+    ("probabilities", "one-hot", "labels", "binary"), ``reduction`` ("mean" or "sum"), ``l2`` (λ of
+    an L2 term in the gradient), ``loss_input`` ("logits" or "probabilities").
+
     ``isolate`` (default True) runs the candidate in a supervised worker process: its crashes, exits,
     hangs and memory exhaustion become verdicts. ``timeout`` is each call's deadline in seconds,
     ``memory_limit`` the worker's resident memory limit in GiB (None: none). ``isolate=False`` runs it
     in this process, for debugging (a deadline by SIGALRM; no memory limit).
 
+    Sizes: the random search draws depth ≤ 6, widths ≤ 32, batch ≤ 32 (``bpcheck.strategies``), and
+    ``SIZE_SHAPES`` adds a few large networks that cross common thresholds (depth 10 and 12, widths
+    above 64, 128 and 1024, a batch of 75, arrays of over 1024 and 4096 entries); a failing one is
+    shrunk to the smallest network that still fails. ``max_depth``, ``max_width`` and ``max_batch``
+    bound both: the random search draws up to them, and size corners beyond them are left out.
+
     ``examples`` in the verdict counts every case judged: the corners, the random cases that passed,
-    and the failing one.
+    the size corners, and the failing one. A scope in which the candidate implements nothing at all raises
+    ``bpcheck.errors.UsageError`` (the command line's exit 2), never a pass.
     """
     if not isinstance(examples, int) or isinstance(examples, bool) or examples < 1:
         raise ValueError(f"examples must be an integer ≥ 1, got {examples!r}")
@@ -125,27 +285,29 @@ def check(fn: Callable[..., Any] | None = None, *, examples: int = 500, seed: in
         raise ValueError("check needs the candidate: a function (fn) or a target string")
     if fn is not None and not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    how = Layout(samples=layout, weights=weights, targets=targets, reduction=reduction, l2=l2, loss_input=loss_input)
+    asked = _coverage.scope(layout=how, activations=activations, hidden_activations=hidden_activations,
+                            output_activations=output_activations, losses=losses, dtypes=dtypes,
+                            output_width=output_width, max_depth=max_depth, max_width=max_width,
+                            max_batch=max_batch)
+    given = any(v is not None for v in (activations, hidden_activations, output_activations, losses))
     where = _target.of_function(fn) if target is None else \
         target if isinstance(target, _target.Target) else _target.parse(target)
     start = time.perf_counter()
     with _open_candidate(fn, where, isolate, timeout, memory_limit) as candidate:
-        judged = 0
-        found = None
-        for case, restriction in corner_cases(dtypes, seed):
-            judged += 1
-            fault = _judge.judge(candidate, case)
-            if fault is not None:
-                shrunk, _ = _search(candidate, cases(**restriction), max(examples, 200), seed)
-                found = shrunk if shrunk is not None else (case, fault)
-                break
-        if found is None:
-            found, passed = _search(candidate, cases(dtypes=dtypes), examples, seed)
-            judged += passed + (found is not None)
+        scope = asked if given else _coverage.probe(candidate, asked)
+        if not (scope.hidden and scope.output and scope.losses and scope.dtypes):
+            raise UsageError(f"{where.label} implements nothing that can be checked: it raised "
+                             "NotImplementedError for every activation, loss or dtype tried")
+        search = _Search(candidate, scope, seed)
+        found, judged = search.run(examples)
+    coverage = scope.coverage(search.declined)
+    elapsed = time.perf_counter() - start
     if found is None:
-        return Verdict(True, judged, seed, time.perf_counter() - start, dtypes=tuple(dtypes))
+        return Verdict(True, judged, seed, elapsed, dtypes=scope.dtypes, coverage=coverage, target=where.label)
     case, fault = found
-    cex = explain(case, fault, target=where, references=references, device=device, timeout=timeout)
-    return Verdict(False, judged, seed, time.perf_counter() - start, cex, dtypes=tuple(dtypes))
+    cex = explain(case, fault, target=where, references=references, device=device, timeout=timeout, layout=how)
+    return Verdict(False, judged, seed, elapsed, cex, dtypes=scope.dtypes, coverage=coverage, target=where.label)
 
 
 def _open_candidate(fn: Callable[..., Any] | None, target: _target.Target, isolate: bool, timeout: float,

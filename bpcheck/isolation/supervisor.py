@@ -66,6 +66,21 @@ def _context() -> Any:
 
 
 @contextlib.contextmanager
+def interrupts_held_from_children() -> Iterator[None]:
+    """Start child processes inside this: SIGINT is blocked while they start, and they inherit the
+    blocked mask, so a Ctrl-C that reaches the whole process group never interrupts (and never prints a
+    traceback from) a child; this process receives it when the block ends, and stops the children."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@contextlib.contextmanager
 def _without_main_module() -> Iterator[None]:
     """While a worker starts, hide ``__main__`` from multiprocessing, which would otherwise re-run the
     user's script (or our own command line, and with it every module of ours) in the worker."""
@@ -126,10 +141,12 @@ class Isolated:
         """Start the worker and load the candidate in it; UsageError if its import fails."""
         ctx = _context()
         self.starts += 1
+        with open(self._output, "wb"):
+            pass  # each worker's output file starts empty: a crash report quotes this worker's only
         parent, child = ctx.Pipe(duplex=True)
         self._proc = ctx.Process(target=worker.serve, args=(child, self.source, self._output), daemon=True,
                                  name="manual-bp candidate")
-        with _without_main_module():
+        with _without_main_module(), interrupts_held_from_children():
             self._proc.start()
         child.close()
         self._conn = parent
@@ -145,7 +162,7 @@ class Isolated:
 
     def _where(self) -> str:
         kind, where, _, *names = self.source
-        return "the candidate" if kind == "pickled" else str(where)
+        return str(where) if kind in ("file", "module") else "the candidate"
 
     def _ensure(self) -> None:
         if self._proc is None or not self._proc.is_alive():
@@ -180,16 +197,18 @@ class Isolated:
     def deadline(self) -> float:
         return min(self.timeout, SHRINK_TIMEOUT_S) if self.timed_out else self.timeout
 
-    def submit(self, plan: str, name: str, args: tuple[Any, ...]) -> Iterator[Answer]:
-        """Send a request now; the returned iterator yields one answer per call of the plan as it comes."""
+    def submit(self, plan: str, names: str | tuple[str, ...], args: tuple[Any, ...]) -> Iterator[Answer]:
+        """Send a request now: the plan, the candidate's functions it uses (by name, in order), its
+        arguments. The returned iterator yields one answer per call of the plan as it comes."""
+        request = (plan, (names,) if isinstance(names, str) else tuple(names), args)
         self._drain()
         self._ensure()
         try:
-            self._conn.send((plan, name, args))
+            self._conn.send(request)
         except (BrokenPipeError, OSError):
             self._stop()
             self._ensure()
-            self._conn.send((plan, name, args))
+            self._conn.send(request)
         self._pending = True
         return self._replies()
 
@@ -290,9 +309,10 @@ class InProcess:
     def deadline(self) -> float:
         return min(self.timeout, SHRINK_TIMEOUT_S) if self.timed_out else self.timeout
 
-    def submit(self, plan: str, name: str, args: tuple[Any, ...]) -> Iterator[Answer]:
+    def submit(self, plan: str, names: str | tuple[str, ...], args: tuple[Any, ...]) -> Iterator[Answer]:
         seconds = self.deadline
-        for reply in worker.PLANS[plan](self.functions[name], args, seconds):
+        functions = tuple(self.functions[n] for n in ((names,) if isinstance(names, str) else names))
+        for reply in worker.PLANS[plan](functions, args, seconds):
             if reply.exception == "CandidateTimeout":
                 yield Crash(timeout_message(self, seconds))
                 return

@@ -198,19 +198,84 @@ def twice(fn: Callable[..., Any], args: tuple[Any, ...], in_process: float | Non
     yield second
 
 
-PLANS: dict[str, Callable[..., Iterator[Reply]]] = {"twice": twice}
+def _layer_once(forward: Callable[..., Any], backward: Callable[..., Any] | None, args: tuple[Any, ...],
+                in_process: float | None) -> Reply:
+    """One forward (and backward) of a layer in the CS231n API, on fresh copies. ``args`` is
+    (forward's arguments, dout, scalar): a scalar kind's forward returns (loss, dx) and has no backward;
+    the others' returns (out, cache), and backward(dout, cache) gives the gradients. The value is
+    {"forward": out (the cache stays here), "backward": the gradients, "problem": why backward was not
+    called, or None}; a raised exception's summary says which of the two raised."""
+    fwd_args, dout, scalar = args
+    given = fresh((fwd_args, dout))
+    stage = "forward"
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"), deadline(in_process):
+            warnings.simplefilter("ignore")
+            result = forward(*given[0])
+            if scalar or backward is None:
+                value = {"forward": plain(result), "backward": None, "problem": None}
+            elif type(result) in (tuple, list) and len(result) == 2:
+                stage = "backward"
+                grads = backward(given[1], result[1])
+                value = {"forward": plain(result[0]), "backward": plain(grads), "problem": None}
+            else:
+                value = {"forward": plain(result), "backward": None,
+                         "problem": f"forward returned {_shape_of(result)}, not an (out, cache) pair"}
+    except BaseException as exc:  # noqa: BLE001 - any failure of the candidate is an answer
+        if isinstance(exc, KeyboardInterrupt) and in_process is not None:
+            raise
+        return Reply("raised", f"in {stage}: {summarise_exception(exc)}", changed((fwd_args, dout), given),
+                     type(exc).__name__)
+    return Reply("returned", value, changed((fwd_args, dout), given))
+
+
+def _shape_of(value: Any) -> str:
+    if type(value) in (tuple, list):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"a {type(value).__name__}"
+
+
+def layer_twice(functions: tuple[Callable[..., Any], ...], args: tuple[Any, ...],
+                in_process: float | None = None) -> Iterator[Reply]:
+    """check-layer's plan: forward then backward, twice (the second value ``Same()`` when equal)."""
+    forward, backward = functions[0], (functions[1] if len(functions) > 1 else None)
+    first = _layer_once(forward, backward, args, in_process)
+    if first.kind != "returned":
+        yield first
+        return
+    yield first._replace(more=True)
+    second = _layer_once(forward, backward, args, in_process)
+    if second.kind == "returned" and same(first.value, second.value):
+        second = second._replace(value=Same())
+    yield second
+
+
+def _one(plan: Callable[..., Iterator[Reply]]) -> Callable[..., Iterator[Reply]]:
+    """A plan of one function, called with the tuple of the request's functions."""
+    def run(functions: tuple[Callable[..., Any], ...], args: tuple[Any, ...],
+            in_process: float | None = None) -> Iterator[Reply]:
+        return plan(functions[0], args, in_process)
+
+    return run
+
+
+# a request names its plan and the candidate's functions it uses, by name, in order
+PLANS: dict[str, Callable[..., Iterator[Reply]]] = {"twice": _one(twice), "layer_twice": layer_twice}
 
 
 # --- the worker process ---------------------------------------------------------------------------
 
 def load(source: tuple[Any, ...]) -> dict[str, Callable[..., Any]]:
     """The candidate's functions by name. ``source`` is ("file", path, path_entries, *names),
+    ("several", (source, …), ()),
     ("module", module, path_entries, *names) or ("pickled", data, path_entries, name): a function
     pickled by the checker (cloudpickle: by reference when importable, by value otherwise).
     ``path_entries`` (a tuple of directories) go first on ``sys.path``, in that order. A name is the
     module's attribute, or an (alias, attribute) pair: the function is then known by the alias."""
     kind, where, path_entries, *names = source
     sys.path[:0] = [p for p in path_entries if p not in sys.path]
+    if kind == "several":  # a candidate of several functions from several places (check-layer's)
+        return {alias: fn for part in where for alias, fn in load(part).items()}
     if kind == "pickled":
         import pickle
 
@@ -258,7 +323,7 @@ def _quiet(output_path: str | None) -> None:
 def serve(conn: Any, source: tuple[Any, ...], output_path: str | None) -> None:
     """The worker's main loop: load the candidate, answer "ready" (or why not), then run plans.
 
-    A request is (plan name, candidate name, args); each Reply is sent as soon as its call returns
+    A request is (plan name, the names of the functions it uses, args); each Reply is sent as soon as its call returns
     (``more`` says whether another follows).
     SIGINT is ignored (Ctrl-C is the checker's to handle); a crash dumps the Python stack to the output
     file (faulthandler), which the supervisor quotes.
@@ -279,6 +344,6 @@ def serve(conn: Any, source: tuple[Any, ...], output_path: str | None) -> None:
             return
         if request is None:
             return
-        plan, name, args = request
-        for reply in PLANS[plan](functions[name], args):
+        plan, names, args = request
+        for reply in PLANS[plan](tuple(functions[n] for n in names), args):
             conn.send(reply)

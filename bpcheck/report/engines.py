@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bpcheck.errors import UsageError
+from bpcheck.isolation.supervisor import interrupts_held_from_children
 
 Task = tuple[Callable[..., Any], tuple[Any, ...]]
 
@@ -43,14 +44,6 @@ CONNECT_TIMEOUT_S = 5.0    # an address that does not answer in this time is a u
 WORKERS_TIMEOUT_S = 30.0   # how long to wait for a first worker to join a scheduler that has none
 PACKAGES = ("manual_bp", "references", "bpcheck")   # the code whose source must be the same everywhere
 DISTRIBUTIONS = ("numpy", "torch", "jax", "jaxlib", "mpmath")
-
-
-def _ignore_interrupts() -> None:
-    """In a pool worker: Ctrl-C is the parent's to handle (it kills the workers), never a traceback here.
-    The worker was born with SIGINT blocked (``local_pool``), so one that came while it started up is
-    pending: ignored first, then unblocked, it is dropped."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 @contextlib.contextmanager
@@ -85,23 +78,17 @@ def local_pool(tasks: Sequence[Task], jobs: int) -> Iterator[Any]:
     multithreaded). On any exception or interrupt in the parent, the workers are killed at once, not
     left to finish what they were doing."""
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_ignore_interrupts)
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
     try:
-        # The workers are spawned by the first submissions, from this thread: with SIGINT blocked here,
-        # they are born with it blocked, so a Ctrl-C (sent to the whole process group) cannot kill one
-        # with a traceback while it starts up; here it is delivered when unblocked, a moment later.
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
+        with interrupts_held_from_children():  # the pool starts its workers on the first submit
             futures = [pool.submit(fn, *args) for fn, args in tasks]
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         for future in as_completed(futures):
             yield future.result()
     except BaseException:
         _kill(pool)
+        pool.shutdown(wait=False, cancel_futures=True)  # its threads may wait on the killed workers
         raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    pool.shutdown(wait=True)
 
 
 def _kill(pool: ProcessPoolExecutor) -> None:
