@@ -208,7 +208,9 @@ def run_report(out_dir: str | Path = "bp-report", *, baseline: str | Path | None
                 bar[0].stop()
     ran_refs = any(b in msr.REFERENCES and b not in skip for b in backends)
     extra = {"precision": measure_precision(device, skip)} if device == "cuda" else {}
-    env = collect_environment(device) | {
+    with engines.deferred_interrupts():  # imports torch and jax, if the workers were elsewhere
+        here = collect_environment(device)
+    env = here | {
         "sweep": defined["sweep"], "seed": seed, "quick": defined["sweep"] == "quick", "definition": defined,
         "allow_tf32": allow_tf32,
         "reduced_precision": bool(allow_tf32 and ran_refs),
