@@ -133,6 +133,20 @@ def _precision(allow_tf32: bool) -> Iterator[None]:
         torch.set_float32_matmul_precision(legacy[2])
 
 
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """torch on one intra-op thread for the call, then its setting restored. Its CPU kernels split some
+    reductions across threads (float32 softmax over 40–136 wide rows, for one), which changes their
+    order of summation, so the same call gave other last bits in a process with another thread count
+    (a pool worker on 2 threads, a Dask worker on 1): a reference must not depend on that."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def settings() -> dict[str, Any]:
     """torch's current float32 precision settings, read through the API this version prefers."""
     knobs = _fp32_knobs()
@@ -146,7 +160,7 @@ def settings() -> dict[str, Any]:
 def _run(problem: Problem, device: str, allow_tf32: bool, want_deltas: bool) -> list[Tensor]:
     """[dW⁽¹⁾, db⁽¹⁾, ..., dW⁽ᴸ⁾, db⁽ᴸ⁾] then, if asked, [δ⁽¹⁾, ..., δ⁽ᴸ⁾]."""
     dev = torch.device(device)
-    with _precision(allow_tf32), torch.enable_grad():
+    with _precision(allow_tf32), _one_thread(), torch.enable_grad():
         leaves = [torch.tensor(arr, device=dev, requires_grad=True) for pair in problem.params for arr in pair]
         a = torch.tensor(problem.x, device=dev)
         zs = []

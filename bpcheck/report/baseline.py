@@ -124,7 +124,7 @@ def environment_changes(old: Any, new: dict[str, Any]) -> list[dict[str, Any]]:
             for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
 
-DEFINITION_KEYS = ("sweep", "seed", "activations", "losses", "dtypes", "shapes")
+DEFINITION_KEYS = ("sweep", "seed", "activations", "losses", "dtypes", "shapes", "pairing")
 
 
 def _definition(environment: Any) -> dict[str, Any]:

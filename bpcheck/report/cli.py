@@ -1,4 +1,5 @@
-"""``manual-bp report [--out DIR] [--baseline FILE] [--quick] …``: the command line of the report.
+"""``manual-bp report [--out DIR] [--baseline FILE] [--sweep NAME] [--scheduler ADDRESS] …``: the command
+line of the report.
 
 Its options map one to one onto ``bpcheck.report.runner.run_report``; a usage error raises
 ``bpcheck.errors.UsageError``, which ``bpcheck.cli`` prints as one line with exit status 2.
@@ -12,6 +13,7 @@ import sys
 
 from bpcheck.console import say
 from bpcheck.report.runner import run_report
+from bpcheck.report.sweep import SWEEPS
 
 
 def _names(text: str) -> list[str]:
@@ -27,10 +29,16 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-different-sweep", action="store_true",
                         help="compare with a baseline made with another sweep or seed: only the cases whose "
                              "inputs are identical")
-    parser.add_argument("--quick", action="store_true",
-                        help="one small shape: every activation × loss × dtype (132 cases)")
+    parser.add_argument("--sweep", choices=SWEEPS, default=None,
+                        help="which cases: quick (132, one small shape), default (792: four shapes, three "
+                             "regimes), large (132 on shapes past common size thresholds: depth 8 and 12, "
+                             "widths 72, 136 and 1040, batch 97)")
+    parser.add_argument("--quick", action="store_true", help="the same as --sweep quick")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
-                        help="worker processes (default: the CPU count; the figures do not depend on it)")
+                        help="local worker processes (default: the CPU count; the figures do not depend on it)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="measure on the workers of this Dask scheduler (e.g. tcp://127.0.0.1:8786) "
+                             "instead of local processes; the figures are the same")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="the sweep's seed (default 0)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where torch and jax run (default cpu)")
@@ -48,7 +56,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run ``manual-bp report`` from parsed arguments; returns the exit status (UsageError: see above)."""
-    result = run_report(args.out, baseline=args.baseline, quick=args.quick, jobs=args.jobs,
+    result = run_report(args.out, baseline=args.baseline, quick=args.quick, sweep=args.sweep, jobs=args.jobs,
+                        scheduler=args.scheduler,
                         seed=args.seed, device=args.device, allow_tf32=args.allow_tf32,
                         plots=not args.no_plots, activations=args.activations, losses=args.losses,
                         dtypes=args.dtypes, progress=sys.stderr.isatty(), jax_cache=args.jax_cache,

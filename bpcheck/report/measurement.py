@@ -119,12 +119,19 @@ def figures(G: Grads, T: Grads, analysis: Analysis | None, u_ref: float, *, rela
     return out
 
 
+FINITE_DIFF_MAX_PARAMS = 1000  # two long-double forward passes per parameter: 5–50 s a case at 3,000–11,000
+
+
 def finite_diff_skip(case: Case, regime: str) -> str | None:
     """Why finite differences are not measured on this case, or None."""
     if case.dtype != np.float64:
         return "finite differences run in float64 only (measured on float64 cases)"
     if regime == "kinks":
         return "kinks regime: a central difference across a kink is not the contract's subgradient"
+    n = sum(W.size + b.size for W, b in case.params)
+    if n > FINITE_DIFF_MAX_PARAMS:
+        return (f"finite differences cost two long-double forward passes per parameter: run on nets of at most "
+                f"{FINITE_DIFF_MAX_PARAMS:,} parameters (this one has {n:,})")
     return None
 
 

@@ -1,8 +1,8 @@
 """Running a report: every backend's gradient against the extended-precision ground truth.
 
-    manual-bp report [--out DIR] [--baseline FILE] [--quick] [--jobs N] [--seed S]
-                     [--device cpu|cuda] [--allow-tf32] [--no-plots] [--jax-cache DIR]
-                     [--activations A,B] [--losses L,M] [--dtypes float32,float64]
+    manual-bp report [--out DIR] [--baseline FILE] [--sweep quick|default|large] [--quick] [--jobs N]
+                     [--scheduler ADDRESS] [--seed S] [--device cpu|cuda] [--allow-tf32] [--no-plots]
+                     [--jax-cache DIR] [--activations A,B] [--losses L,M] [--dtypes float32,float64]
 
 Measures manual_bp, torch, jax (and finite_diff on float64 cases) on a deterministic sweep of cases
 against the "ground_truth" reference (forward-mode tangents in long double), and writes
@@ -41,6 +41,7 @@ Non-finite floats are written as the strings "inf", "-inf", "nan".
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -73,7 +74,7 @@ class ReportResult(NamedTuple):
     paths: dict[str, Path]      # the files written
 
 
-def _validate(out: Path, jobs: int, seed: int, device: str) -> None:
+def _validate(out: Path, jobs: int, seed: int, device: str, scheduler: str | None) -> None:
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
     if seed < 0:
@@ -81,6 +82,8 @@ def _validate(out: Path, jobs: int, seed: int, device: str) -> None:
     if device not in ("cpu", "cuda"):
         raise UsageError(f"--device must be cpu or cuda, got {device!r}")
     check_output_dir("--out", out)
+    if scheduler is not None:
+        engines.check_address("--scheduler", scheduler)
 
 
 def use_jax_cache(directory: str | Path) -> None:
@@ -104,8 +107,14 @@ def use_jax_cache(directory: str | Path) -> None:
             jax.config.update(name, value)
 
 
-def _skips(device: str, backends: Sequence[str]) -> dict[str, str]:
-    skip = {b: r for b in backends if (r := msr.unavailable(b, device)) is not None}
+def unavailable_backends(device: str, backends: Sequence[str]) -> dict[str, str]:
+    """The backends that cannot run here, each with the reason (run on every worker of a cluster)."""
+    return {b: r for b in backends if (r := msr.unavailable(b, device)) is not None}
+
+
+def _skips(device: str, backends: Sequence[str], cluster: engines.Cluster | None = None) -> dict[str, str]:
+    skip = cluster.everywhere(unavailable_backends, device, backends) if cluster is not None \
+        else unavailable_backends(device, backends)
     if device == "cuda" and all(b in skip for b in msr.REFERENCES):
         raise UsageError("--device cuda: no CUDA device is available here ("
                      + "; ".join(skip[b] for b in msr.REFERENCES) + ")")
@@ -126,13 +135,14 @@ def _progress_bar(total: int, enabled: bool):
 
 def measure_sweep(specs: Sequence[Spec], *, seed: int, device: str, allow_tf32: bool, jobs: int,
                   backends: Sequence[str], skip: dict[str, str],
-                  advance: Callable[[int], None] = lambda n: None) -> list[dict[str, Any]]:
-    """The records of ``specs``, in their order, measured in ``jobs`` processes (spawned, not forked)."""
+                  advance: Callable[[int], None] = lambda n: None,
+                  cluster: engines.Cluster | None = None) -> list[dict[str, Any]]:
+    """The records of ``specs``, in their order, measured on ``cluster`` (a Dask scheduler) if given,
+    else in ``jobs`` local processes (spawned, not forked); the engine never changes a figure."""
     groups = group_by_signature(specs)
     out: list[dict[str, Any] | None] = [None] * len(specs)
     tasks = [(msr.measure_group, (group, seed, device, allow_tf32, backends, skip)) for group in groups]
-    results = engines.in_process(tasks) if jobs == 1 else engines.local_pool(tasks, jobs)
-    for done in results:
+    for done in engines.results(tasks, jobs=jobs, cluster=cluster, name="manual-bp-report"):
         for i, record in done:
             out[i] = record
         advance(len(done))
@@ -140,27 +150,34 @@ def measure_sweep(specs: Sequence[Spec], *, seed: int, device: str, allow_tf32: 
 
 
 def run_report(out_dir: str | Path = "bp-report", *, baseline: str | Path | None = None,
-               quick: bool = False, jobs: int = 1, seed: int = 0, device: str = "cpu",
+               quick: bool = False, sweep: str | None = None, jobs: int = 1, scheduler: str | None = None,
+               seed: int = 0, device: str = "cpu",
                allow_tf32: bool = False, plots: bool = True,
                activations: Iterable[str] | None = None, losses: Iterable[str] | None = None,
                dtypes: Iterable[str] | None = None, backends: Sequence[str] = msr.BACKENDS,
                progress: bool = False, jax_cache: str | Path | None = None,
                allow_different_sweep: bool = False) -> ReportResult:
-    """Run the quick or default sweep (optionally restricted by name) and write the report into ``out_dir``.
+    """Run a sweep (``sweep``: quick, default or large; ``quick=True`` is ``sweep="quick"``), optionally
+    restricted by name, and write the report into ``out_dir``.
 
-    Raises ``bpcheck.errors.UsageError`` for a bad argument, an unreadable baseline, or a baseline made
+    The cases are measured on the Dask scheduler at ``scheduler`` (e.g. "tcp://127.0.0.1:8786") if
+    given, else in ``jobs`` local processes; the figures are the same either way.
+
+    Raises ``bpcheck.errors.UsageError`` for a bad argument, an unreadable baseline, a baseline made
     with another sweep definition (unless ``allow_different_sweep``: then only the cases whose inputs
-    are identical are compared), before measuring.
+    are identical are compared), or a scheduler that cannot be reached or whose workers run other
+    code, before measuring; and if the cluster loses the run.
     """
     started = time.monotonic()
     out = Path(out_dir)
-    _validate(out, jobs, seed, device)
+    _validate(out, jobs, seed, device, scheduler)
     if device == "cuda":  # workers share the GPU and must repeat their figures (inherited by spawned workers)
         references.prepare_gpu_process()
     old = cmp.load_baseline(baseline) if baseline is not None else None
     try:
-        specs = build_sweep(quick=quick, activations=activations, losses=losses, dtypes=dtypes)
-        defined = definition(quick=quick, seed=seed, activations=activations, losses=losses, dtypes=dtypes)
+        specs = build_sweep(sweep=sweep, quick=quick, activations=activations, losses=losses, dtypes=dtypes)
+        defined = definition(sweep=sweep, quick=quick, seed=seed, activations=activations, losses=losses,
+                             dtypes=dtypes)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     differ = cmp.differences(old, defined) if old is not None else []
@@ -168,27 +185,40 @@ def run_report(out_dir: str | Path = "bp-report", *, baseline: str | Path | None
         raise UsageError(f"--baseline {str(baseline)!r} was made with another sweep ({'; '.join(differ)}), so its "
                          "cases are other networks; --allow-different-sweep compares only the cases whose inputs "
                          "are identical")
+    if jax_cache is not None and scheduler is not None:
+        raise UsageError(f"--jax-cache {str(jax_cache)!r} configures local workers only; with --scheduler, set "
+                         "JAX_COMPILATION_CACHE_DIR in the environment of each `dask worker` instead")
     if jax_cache is not None:
         use_jax_cache(jax_cache)
-    skip = _skips(device, backends)
-    bar = _progress_bar(len(specs), progress)
-    try:
-        records = measure_sweep(specs, seed=seed, device=device, allow_tf32=allow_tf32, jobs=jobs,
-                                backends=backends, skip=skip,
-                                advance=(lambda n: bar[0].advance(bar[1], n)) if bar else (lambda n: None))
-    finally:
-        if bar:
-            bar[0].stop()
+    with contextlib.ExitStack() as stack:
+        cluster = stack.enter_context(engines.Cluster(scheduler)) if scheduler is not None else None
+        if cluster is not None and device == "cuda":
+            cluster.everywhere(references.prepare_gpu_process)
+        with engines.deferred_interrupts():  # loads torch and jax here
+            skip = _skips(device, backends, cluster) if cluster is not None else _skips(device, backends)
+        engine = cluster.describe() if cluster is not None else \
+            f"{jobs} local worker processes" if jobs > 1 else "this process"
+        bar = _progress_bar(len(specs), progress)
+        try:
+            records = measure_sweep(specs, seed=seed, device=device, allow_tf32=allow_tf32, jobs=jobs,
+                                    backends=backends, skip=skip, cluster=cluster,
+                                    advance=(lambda n: bar[0].advance(bar[1], n)) if bar else (lambda n: None))
+        finally:
+            if bar:
+                bar[0].stop()
     ran_refs = any(b in msr.REFERENCES and b not in skip for b in backends)
     extra = {"precision": measure_precision(device, skip)} if device == "cuda" else {}
-    env = collect_environment(device) | {
-        "sweep": defined["sweep"], "seed": seed, "quick": quick, "definition": defined, "allow_tf32": allow_tf32,
+    with engines.deferred_interrupts():  # imports torch and jax, if the workers were elsewhere
+        here = collect_environment(device)
+    env = here | {
+        "sweep": defined["sweep"], "seed": seed, "quick": defined["sweep"] == "quick", "definition": defined,
+        "allow_tf32": allow_tf32,
         "reduced_precision": bool(allow_tf32 and ran_refs),
         "filters": {"activations": activations and list(activations), "losses": losses and list(losses),
                     "dtypes": dtypes and list(dtypes)},
     }
     return _finish(records, out, env, old, str(baseline) if baseline is not None else None, plots,
-                   time.monotonic() - started, extra, different_sweep=bool(differ))
+                   time.monotonic() - started, extra, different_sweep=bool(differ), engine=engine)
 
 
 def collect_environment(device: str = "cpu") -> dict[str, Any]:
@@ -199,12 +229,13 @@ def collect_environment(device: str = "cpu") -> dict[str, Any]:
 
 def _finish(records: list[dict[str, Any]], out: Path, env: dict[str, Any], old: dict[str, Any] | None,
             baseline_path: str | None, plots: bool, elapsed: float | None,
-            extra: dict[str, Any] | None = None, different_sweep: bool = False) -> ReportResult:
+            extra: dict[str, Any] | None = None, different_sweep: bool = False,
+            engine: str | None = None) -> ReportResult:
     compared = cmp.compare(old, records, env, baseline_path or "", different_sweep=different_sweep) \
         if old is not None else None
     report = {"schema": SCHEMA, "environment": env, "summary": summarise(records, compared), "cases": records}
     report |= extra or {}
-    run = {"elapsed_s": None if elapsed is None else round(elapsed, 1)}
+    run = {"elapsed_s": None if elapsed is None else round(elapsed, 1), "engine": engine}
     files = {"report.json": dump_report(report), "report.md": render_markdown(report, run),
              "report.html": render_html(report, run, plots=plots)}  # all rendered before any is written
     try:

@@ -21,6 +21,8 @@ import numpy as np
 
 from bpcheck.cases import ACTIVATIONS, DTYPES, LOSSES, REGIMES, Case, make_case
 
+SWEEPS: tuple[str, ...] = ("quick", "default", "large")
+
 QUICK_SHAPE: tuple[tuple[int, ...], int] = ((4, 6, 5), 3)
 # (widths, batch): depth 1 at batch 1 (its own blind spots), the quick shape, two deeper nets
 DEFAULT_SHAPES: tuple[tuple[tuple[int, ...], int], ...] = (
@@ -32,6 +34,18 @@ DEFAULT_SHAPES: tuple[tuple[tuple[int, ...], int], ...] = (
 # the hard regimes run on one mid-sized shape (they reuse its compiled jax gradients)
 STRESS_SHAPE: tuple[tuple[int, ...], int] = ((5, 8, 8, 3), 4)
 STRESS_REGIMES: tuple[str, ...] = ("extreme", "kinks")
+
+# The large sweep: shapes past the sizes where code commonly changes path (a hard-coded layer limit,
+# a fast path for wide layers, a batch cut into chunks of 16/32/64 that drops the remainder, a kernel
+# or a vectorised function switched on for arrays of 1024 or 4096 elements).
+LARGE_SHAPES: tuple[tuple[tuple[int, ...], int], ...] = (
+    ((5, *(6,) * 11, 3), 4),            # depth 12
+    ((5, *(8,) * 7, 3), 4),             # depth 8
+    ((8, 72, 136, 4), 5),               # widths > 64 and > 128; W⁽²⁾ is 136 × 72 = 9,792 elements
+    ((4, 1040, 3), 3),                  # a layer ≥ 1024 wide; W⁽¹⁾ 4,160 elements, z⁽¹⁾ 3,120
+    ((48, 40, 24, 10), 97),             # batch 97 > 64, no multiple of 16; x is 97 × 48 = 4,656 elements
+)
+LARGE_PAIRING = "shape (activation# + loss#) mod 5"   # each activation × loss pair on one shape, both dtypes
 
 
 class Spec(NamedTuple):
@@ -85,40 +99,73 @@ def _pick(kind: str, chosen: Iterable[str] | None, valid: tuple[str, ...]) -> tu
     return tuple(v for v in valid if v in chosen)  # the canonical order, duplicates dropped
 
 
-def build_sweep(*, quick: bool, activations: Iterable[str] | None = None, losses: Iterable[str] | None = None,
-                dtypes: Iterable[str] | None = None) -> list[Spec]:
-    """The cases of the quick or the default sweep, optionally restricted to some names.
+def sweep_name(sweep: str | None, quick: bool) -> str:
+    """The sweep asked for: ``sweep`` (default "default"), or "quick" for ``quick=True`` (an alias)."""
+    if sweep is not None and sweep not in SWEEPS:
+        raise ValueError(f"unknown sweep {sweep!r}; valid: {', '.join(SWEEPS)}")
+    if quick and sweep not in (None, "quick"):
+        raise ValueError(f"--quick is --sweep quick; it cannot be combined with --sweep {sweep}")
+    return "quick" if quick else sweep or "default"
+
+
+def large_shape(activation: str, loss: str) -> tuple[tuple[int, ...], int]:
+    """The shape of the large sweep that the pair (activation, loss) runs on: ``LARGE_PAIRING``, by their
+    indices in the full lists, so each activation meets every shape, and so does each loss."""
+    return LARGE_SHAPES[(ACTIVATIONS.index(activation) + LOSSES.index(loss)) % len(LARGE_SHAPES)]
+
+
+def build_sweep(*, sweep: str | None = None, quick: bool = False, activations: Iterable[str] | None = None,
+                losses: Iterable[str] | None = None, dtypes: Iterable[str] | None = None) -> list[Spec]:
+    """The cases of a sweep (``SWEEPS``; ``quick=True`` is ``sweep="quick"``), optionally restricted to
+    some names.
 
     quick: every activation × loss × dtype on ``QUICK_SHAPE``, regime "default" (132 cases).
     default: the same on every ``DEFAULT_SHAPES``, plus the "extreme" and "kinks" regimes on
     ``STRESS_SHAPE`` (11 × 6 × 2 × (4 + 2) = 792 cases).
+    large: every activation × loss × dtype once, regime "default", each pair on one of
+    ``LARGE_SHAPES`` (``large_shape``): 132 cases, 26 or 28 per shape.
     """
+    name = sweep_name(sweep, quick)
     acts = _pick("activation", activations, ACTIVATIONS)
     loss_names = _pick("loss", losses, LOSSES)
     dts = _pick("dtype", dtypes, DTYPES)
-    shapes = (QUICK_SHAPE,) if quick else DEFAULT_SHAPES
     specs = []
     for act in acts:
         for loss in loss_names:
             for dt in dts:
-                for widths, batch in shapes:
+                if name == "large":
+                    widths, batch = large_shape(act, loss)
                     specs.append(Spec(act, loss, dt, widths, batch, "default"))
-                if not quick:
+                    continue
+                for widths, batch in (QUICK_SHAPE,) if name == "quick" else DEFAULT_SHAPES:
+                    specs.append(Spec(act, loss, dt, widths, batch, "default"))
+                if name == "default":
                     widths, batch = STRESS_SHAPE
                     specs.extend(Spec(act, loss, dt, widths, batch, r) for r in STRESS_REGIMES)
     return specs
 
 
-def definition(*, quick: bool, seed: int, activations: Iterable[str] | None = None,
-               losses: Iterable[str] | None = None, dtypes: Iterable[str] | None = None) -> dict[str, Any]:
+def definition(*, sweep: str | None = None, quick: bool = False, seed: int,
+               activations: Iterable[str] | None = None, losses: Iterable[str] | None = None,
+               dtypes: Iterable[str] | None = None) -> dict[str, Any]:
     """What defines the sweep's cases (recorded in report.json; a baseline must share it): its name,
-    seed, the names it covers and its shapes ([widths, batch, regimes] each)."""
-    shapes = [[list(QUICK_SHAPE[0]), QUICK_SHAPE[1], ["default"]]] if quick else \
-        [[list(w), b, ["default", *(STRESS_REGIMES if (w, b) == STRESS_SHAPE else ())]] for w, b in DEFAULT_SHAPES]
-    return {"sweep": "quick" if quick else "default", "seed": seed,
-            "activations": list(_pick("activation", activations, ACTIVATIONS)),
-            "losses": list(_pick("loss", losses, LOSSES)), "dtypes": list(_pick("dtype", dtypes, DTYPES)),
-            "shapes": shapes}
+    seed, the names it covers and its shapes ([widths, batch, regimes] each); the large sweep also
+    names how its pairs are spread over its shapes."""
+    name = sweep_name(sweep, quick)
+    if name == "quick":
+        shapes = [[list(QUICK_SHAPE[0]), QUICK_SHAPE[1], ["default"]]]
+    elif name == "large":
+        shapes = [[list(w), b, ["default"]] for w, b in LARGE_SHAPES]
+    else:
+        shapes = [[list(w), b, ["default", *(STRESS_REGIMES if (w, b) == STRESS_SHAPE else ())]]
+                  for w, b in DEFAULT_SHAPES]
+    out = {"sweep": name, "seed": seed,
+           "activations": list(_pick("activation", activations, ACTIVATIONS)),
+           "losses": list(_pick("loss", losses, LOSSES)), "dtypes": list(_pick("dtype", dtypes, DTYPES)),
+           "shapes": shapes}
+    if name == "large":
+        out["pairing"] = LARGE_PAIRING
+    return out
 
 
 def group_by_signature(specs: Sequence[Spec]) -> list[list[tuple[int, Spec]]]:

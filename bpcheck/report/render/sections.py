@@ -59,7 +59,8 @@ def headline(report: dict[str, Any], run: dict[str, Any]) -> Section:
              f"({by_dt}); sweep {env.get('sweep')}, seed {env.get('seed')}, device {env.get('device')}.",
              f"{_precision(env)}."]
     if run.get("elapsed_s") is not None:
-        lines.append(f"Measured in {run['elapsed_s']} s.")
+        on = f" on {run['engine']}" if run.get("engine") else ""
+        lines.append(f"Measured in {run['elapsed_s']} s{on}.")
     tail = "."
     if s.get("baseline"):
         base = s["baseline"]
