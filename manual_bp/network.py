@@ -64,7 +64,7 @@ def _backward(params: Params, trace: Trace, y: Array, activations: list[str], lo
     for l in range(L, 0, -1):
         W, _ = params[l - 1]
         z, a, a_prev = trace.zs[l - 1], trace.activations[l], trace.activations[l - 1]
-        delta = _act.ACTIVATIONS[activations[l - 1]].backward(z, a, g)  # δ⁽ˡ⁾ = g ⊙ σ′(z⁽ˡ⁾)
+        delta = _act.ACTIVATIONS[activations[l - 1]].delta(z, a, g)     # δ⁽ˡ⁾ = g ⊙ σ′(z⁽ˡ⁾)
         dW = delta.T @ a_prev                                           # ∂J/∂W⁽ˡ⁾ = δ⁽ˡ⁾ (a⁽ˡ⁻¹⁾)ᵀ
         db = delta.sum(axis=0)                                          # ∂J/∂b⁽ˡ⁾ = δ⁽ˡ⁾
         deltas[l - 1], grads[l - 1] = delta, (dW, db)

@@ -31,6 +31,27 @@ def test_activation_derivative_matches_central_differences(name: str) -> None:
     np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-8)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tanh_derivative_keeps_its_relative_accuracy_where_tanh_saturates(dtype) -> None:
+    """tanh′ = 2/(cosh 2z + 1) and δ = g ⊙ tanh′ within 2 eps (float64) / 3 eps (float32) of a long-double
+    truth wherever tanh′ is a normal number; 1 − tanh² (checked here too) loses every digit there."""
+    rng = np.random.default_rng(8)
+    lim = 40 if dtype == np.float32 else 350
+    z = np.concatenate([rng.uniform(-lim, lim, 20_000), rng.normal(0, 2, 20_000), [0, 1e-30, 9, 19]]).astype(dtype)
+    g = rng.normal(size=z.size).astype(dtype)
+    truth = 1 / np.cosh(z.astype(np.longdouble)) ** 2
+    eps = np.longdouble(np.finfo(dtype).eps)
+    bound = 2 if dtype == np.float64 else 3
+
+    def worst(got: np.ndarray, want: np.ndarray) -> float:
+        return float(np.max(np.abs(got.astype(np.longdouble) - want) / np.abs(want)) / eps)
+
+    assert worst(act.derivative("tanh", z), truth) <= bound
+    assert worst(act.get("tanh").backward(z[None], np.tanh(z)[None], g[None])[0], g * truth) <= bound
+    t = np.tanh(z)
+    assert worst(1 - t * t, truth) > 1e6  # the formula this replaces fails the same bound
+
+
 @pytest.mark.parametrize(("name", "at_zero"), [("relu", 0.0), ("leaky_relu", 0.01), ("elu", 1.0), ("identity", 1.0),
                                                ("sigmoid", 0.25), ("tanh", 1.0), ("gelu", 0.5), ("gelu_tanh", 0.5),
                                                ("silu", 0.5), ("softplus", 0.5)])
