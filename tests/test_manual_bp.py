@@ -225,7 +225,7 @@ def _bad(kind: str):
     return params, x, y, acts, loss
 
 
-@pytest.mark.parametrize(("kind", "error", "pattern"), [
+BAD_INPUTS = [
     ("unknown activation", ValueError, r"activations\[1\] \(layer 2\) is 'swish'; expected one of identity, sigmoid"),
     ("unknown loss", ValueError, r"loss is 'hinge'; expected one of half_sse, mse"),
     ("lengths differ", ValueError, r"params has 2 layer\(s\), activations has 1"),
@@ -241,10 +241,33 @@ def _bad(kind: str):
     ("ce targets", ValueError, r"y rows must sum to 1 for cross_entropy"),
     ("not an array", TypeError, r"x must be a numpy.ndarray, got list"),
     ("params not pairs", TypeError, r"params\[0\] \(layer 1\) must be a \(W, b\) pair"),
-])
+]
+
+
+@pytest.mark.parametrize(("kind", "error", "pattern"), BAD_INPUTS)
 def test_bad_inputs_get_a_clear_error(kind: str, error: type, pattern: str) -> None:
     with pytest.raises(error, match=pattern):
         manual_bp.gradients(*_bad(kind))
+
+
+@pytest.mark.parametrize(("kind", "error", "pattern"), BAD_INPUTS)
+def test_bad_inputs_get_the_same_error_when_the_structure_is_known(kind: str, error: type, pattern: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """manual_bp.gradients keeps a Network per structure after a good call, and checks the next call's
+    arrays with it: a bad call must still get the contract's error, word for word."""
+    monkeypatch.setattr(manual_bp.network, "_NETWORKS", {})
+    params, x, y, acts, loss = _bad(kind)
+    good_params, good_x, good_y, _, _ = _bad("none")
+    if loss == "cross_entropy":
+        good_y = good_y / good_y.sum(axis=1, keepdims=True)
+    try:
+        manual_bp.gradients(good_params, good_x, good_y, acts, loss)  # the same structure, good arrays
+    except (TypeError, ValueError):
+        pass  # the names themselves are bad: no structure to know
+    if kind in ("y shape", "empty batch", "non-finite", "bce targets", "ce targets"):
+        assert manual_bp.network._structure_key(params, x, acts, loss) in manual_bp.network._NETWORKS
+    with pytest.raises(error, match=pattern):
+        manual_bp.gradients(params, x, y, acts, loss)
 
 
 def test_sgd_validates_and_follows_the_update_rule() -> None:
