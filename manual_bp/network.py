@@ -185,7 +185,7 @@ def _checked_call(params: Any, x: Any, y: Any, activations: Any, loss: Any
     widths = (p[0][0].shape[1], *(W.shape[0] for W, _ in p))
     net = Network(widths, acts, name, xx.dtype)
     if len(_NETWORKS) >= _MAX_NETWORKS:
-        _NETWORKS.pop(next(iter(_NETWORKS)))  # the oldest
+        _NETWORKS.clear()  # start afresh: one step, safe under threads; a Network costs microseconds to make
     _NETWORKS[_structure_key(p, xx, acts, name)] = net
     return net, p, xx, yy
 

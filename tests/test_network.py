@@ -217,7 +217,7 @@ def test_the_contract_function_keeps_one_network_per_structure(monkeypatch: pyte
         params = [(rng.normal(size=(n, 3)), rng.normal(size=n))]
         manual_bp.gradients(params, rng.normal(size=(2, 3)), rng.normal(size=(2, n)), ["tanh"], "mse")
     kept = list(network_module._NETWORKS.values())
-    assert [net.widths for net in kept] == [(3, 4), (3, 5)]  # at most 2, the oldest dropped first
+    assert [net.widths for net in kept] == [(3, 4), (3, 5)]  # at most 2: (3, 2) and (3, 3) were let go
     assert kept[0] == Network((3, 4), ["tanh"], "mse", "float64")
 
 
