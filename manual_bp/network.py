@@ -79,7 +79,7 @@ def _backward(params: Params, trace: Trace, y: Array, layers: Sequence[_act.Acti
         z, a = zs.pop(), acts.pop()                     # z⁽ˡ⁾, a⁽ˡ⁾; acts[-1] is now a⁽ˡ⁻¹⁾
         delta = layers[l - 1].delta(z, a, g)            # δ⁽ˡ⁾ = g ⊙ σ′(z⁽ˡ⁾)
         dW = delta.T.dot(acts[-1])                      # ∂J/∂W⁽ˡ⁾ = δ⁽ˡ⁾ (a⁽ˡ⁻¹⁾)ᵀ
-        db = ones.dot(delta)                            # ∂J/∂b⁽ˡ⁾ = δ⁽ˡ⁾
+        db = ones.dot(delta)                            # ∂J/∂b⁽ˡ⁾ = Σ_b δ⁽ˡ⁾_b
         if l > 1:
             g = delta.dot(W)                            # (W⁽ˡ⁾)ᵀ δ⁽ˡ⁾ = ∂J/∂a⁽ˡ⁻¹⁾
         grads.append((dW, db))
