@@ -286,11 +286,9 @@ def _all_finite(arrays: list[np.ndarray], size: int) -> bool:
         return np.count_nonzero(np.isfinite(joined)) == joined.size
     # Σ v² is finite exactly when every v is, unless the sum overflows (then look closer): one read
     # of each array, no temporary, 1.5× faster than isfinite on a million entries.
-    with np.errstate(over="ignore"):
-        sums = [_sum_of_squares(a) for a in arrays]
-    return all(math.isfinite(s) for s in sums) or all(np.isfinite(a).all() for a in arrays)
+    return all(math.isfinite(s) for s in _sums_of_squares(arrays)) or all(np.isfinite(a).all() for a in arrays)
 
 
-def _sum_of_squares(a: np.ndarray) -> float:
-    v = a.ravel()
-    return float(v.dot(v))
+@np.errstate(over="ignore")  # an overflowing Σ v² is no error: the caller then checks entry by entry
+def _sums_of_squares(arrays: list[np.ndarray]) -> list[float]:
+    return [float(v.dot(v)) for v in (a.ravel() for a in arrays)]
