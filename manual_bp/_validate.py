@@ -196,7 +196,8 @@ def check_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
-_SMALL_CALL = 1 << 14  # elements: below, one isfinite over all arrays joined is cheaper than one per array
+_TINY_CALL = 128  # entries: below, Python's float sum is the cheapest finiteness probe
+_SMALL_CALL = 1 << 14  # entries: below, one isfinite over all arrays joined is cheaper than one per array
 
 
 def check_arrays(params: Any, x: Any, y: Any, shapes: tuple[tuple[tuple[int, int], tuple[int]], ...],
@@ -281,6 +282,10 @@ def _expect(label: str | tuple[str, int], value: Any, shape: tuple[int, ...], dt
 
 
 def _all_finite(arrays: list[np.ndarray], size: int) -> bool:
+    """True if every entry is finite; False if one is not, or (rarely, and harmlessly: the caller then
+    checks entry by entry) if a probe sum overflows."""
+    if size <= _TINY_CALL:  # a sum is finite only if every term is (inf and NaN propagate)
+        return math.isfinite(sum([sum(a.ravel().tolist()) for a in arrays]))
     if size <= _SMALL_CALL:  # one isfinite over all the arrays joined: fewer calls, and calls dominate here
         joined = np.concatenate([a.ravel() for a in arrays])
         return np.count_nonzero(np.isfinite(joined)) == joined.size

@@ -81,14 +81,21 @@ def _sigmoid(z: Array) -> Array:
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
+# Small ufunc calls cost twice as much with a Python scalar operand as with an array (0.9 against
+# 0.5 µs on 4 entries): constants on the hot path are 0-d arrays, and 2x is written x + x.
+_ONE = {np.dtype(t): np.ones((), t) for t in (np.float32, np.float64)}
+for _one in _ONE.values():
+    _one.flags.writeable = False
+
+
 @np.errstate(over="ignore")  # as a decorator: half the cost of a with-block on every call
 def _twice_cosh2(u: Array, out: Array | None = None) -> Array:
     """2cosh²(u) = cosh(2u) + 1, inf where cosh(2u) overflows (|u| > 355 in float64, 44 in float32)."""
     # There 2/(cosh 2u + 1) = sech²(u) is below the smallest normal number, so inf is the right
     # denominator (it gives 0): the overflow is the answer, and only here is it silenced.
-    c = np.multiply(u, 2, out=out)
+    c = np.add(u, u, out=out)  # 2u
     np.cosh(c, out=c)
-    c += 1
+    c += _ONE.get(c.dtype, 1)
     return c
 
 
@@ -132,7 +139,7 @@ def _tanh(z: Array) -> Array:
 
 def _tanh_delta(z: Array, a: Array, g: Array) -> Array:
     g /= _twice_cosh2(z, out=z)  # in z's and g's memory: 5 passes, no (B, n) array allocated
-    g *= 2                       # δ = ∂J/∂a ⊙ σ′(z) = 2g/(cosh 2z + 1) = g/cosh²(z)
+    g += g                       # δ = ∂J/∂a ⊙ σ′(z) = 2g/(cosh 2z + 1) = g/cosh²(z)
     return g
 
 

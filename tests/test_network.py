@@ -240,3 +240,17 @@ def test_params_may_be_any_sequence_of_pairs_as_for_the_contract_function() -> N
     _assert_identical(manual_bp.gradients(Layers(params), x, y, ["relu", "identity"], "huber"), want)  # known now
     _assert_identical(Network((2, 3, 1), ["relu", "identity"], "huber", "float64").gradients(Layers(params), x, y),
                       want)
+
+
+@pytest.mark.parametrize("n", [1, 60])  # below validate._TINY_CALL entries, then above it
+def test_huge_finite_entries_pass_the_finiteness_probes(n: int) -> None:
+    """On tiny calls the probe is a Python sum, which overflows on targets of 1e308 (y holds two): that
+    sends it to the exact check, which lets the call through. Larger calls use isfinite directly."""
+    net = Network((2, n, 1), ("tanh", "identity"), "half_sse", "float64")
+    rng = np.random.default_rng(4)
+    params = [(rng.normal(size=(n, 2)), rng.normal(size=n)), (0.1 * rng.normal(size=(1, n)), np.zeros(1))]
+    x, y = rng.normal(size=(2, 2)), np.full((2, 1), 1e308)
+    size = sum(a.size for layer in params for a in layer) + x.size + y.size
+    assert (size <= validate._TINY_CALL) == (n == 1)
+    grads = net.gradients(params, x, y)
+    assert all(np.all(np.isfinite(g)) for layer in grads for g in layer)
