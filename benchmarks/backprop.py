@@ -227,7 +227,9 @@ def side_by_side(fns: dict[str, Callable[[], Any]], repeats: int, min_time: floa
     which stay awake for a while after a call; measured on a busy 2-core machine, a medium torch call
     started right after NumPy work ran ~10× slower than after a 1 s pause. Rounds keep the
     side-by-side comparison (a slow phase of a noisy machine hits every contender) without that
-    cross-talk.
+    cross-talk. With one thread everywhere there are no worker threads to wait for, so every repeat
+    is its own round (``rounds == repeats``): a burst of load from another process then costs one
+    repeat of each contender, not a whole share of one.
     """
     names = list(fns)
     for fn in fns.values():
@@ -544,6 +546,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="also print the tables as Markdown")
     parser.add_argument("--single-thread", action="store_true",
                         help="one thread for OpenBLAS, torch and XLA alike (default: each library's own)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="rounds the repeats are interleaved in (default: every repeat with --single-thread, "
+                             "else 3; 1 quick)")
     parser.add_argument("--memory-child", nargs=2, metavar=("CONTENDER", "DTYPE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child:
@@ -557,8 +562,12 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (5 if args.quick else 21)
     if repeats < 1:
         parser.error("--repeats must be at least 1")
-    rounds = min(repeats, 1 if args.quick else 3)
-    report = run(repeats, 0.005 if args.quick else 0.02, rounds, 0.05 if args.quick else 0.3, args.quick)
+    single = os.environ.get(_SINGLE_THREAD_MARK) == "1"
+    rounds = min(repeats, args.rounds or (1 if args.quick else repeats if single else 3))
+    if rounds < 1:
+        parser.error("--rounds must be at least 1")
+    settle = 0.05 if args.quick else 0.02 if single else 0.3
+    report = run(repeats, 0.005 if args.quick else 0.02, rounds, settle, args.quick)
     print_report(report)
     if args.markdown:
         print(markdown_table(report))
