@@ -206,20 +206,20 @@ def agreement(params: Params, x: np.ndarray, y: np.ndarray, fns: dict[str, Calla
 # timing
 
 
-def calibrate(fn: Callable[[], Any], min_time: float) -> int:
+def calibrate(fn: Callable[[], Any], min_time: float, timer: Callable[[], float] = time.perf_counter) -> int:
     """Loops per repeat: the smallest 1, 2, 5, 10, ... whose total lasts at least ``min_time``."""
-    timer = timeit.Timer(fn)
+    t = timeit.Timer(fn, timer=timer)
     for decade in (10**k for k in range(9)):
         for mult in (1, 2, 5):
             n = mult * decade
-            if timer.timeit(n) >= min_time:
+            if t.timeit(n) >= min_time:
                 return n
     return n
 
 
 def side_by_side(fns: dict[str, Callable[[], Any]], repeats: int, min_time: float, rounds: int,
-                 settle: float) -> dict[str, dict]:
-    """Median seconds per call for each contender.
+                 settle: float, timer: Callable[[], float] = time.perf_counter) -> dict[str, dict]:
+    """Median seconds per call for each contender (wall-clock seconds, or ``timer``'s).
 
     The repeats are split into ``rounds``; in each round every contender, in a rotating order,
     runs its share of repeats back to back, after a pause of ``settle`` seconds and one untimed call.
@@ -234,14 +234,14 @@ def side_by_side(fns: dict[str, Callable[[], Any]], repeats: int, min_time: floa
     names = list(fns)
     for fn in fns.values():
         fn()  # warm-up (and, for jax, nothing to compile any more)
-    loops = {n: calibrate(fns[n], min_time) for n in names}
+    loops = {n: calibrate(fns[n], min_time, timer) for n in names}
     times: dict[str, list[float]] = {n: [] for n in names}
     shares = [repeats // rounds + (i < repeats % rounds) for i in range(rounds)]
     for r, share in enumerate(shares):
         for n in names[r % len(names):] + names[:r % len(names)]:
             time.sleep(settle)
             fns[n]()
-            times[n] += [timeit.Timer(fns[n]).timeit(loops[n]) / loops[n] for _ in range(share)]
+            times[n] += [timeit.Timer(fns[n], timer=timer).timeit(loops[n]) / loops[n] for _ in range(share)]
     return {n: {"median_s": float(np.median(times[n])), "min_s": float(np.min(times[n])),
                 "loops": loops[n], "repeats": len(times[n]), "samples_s": times[n]} for n in names}
 
