@@ -1,6 +1,6 @@
 """Backprop speed on the CPU: ``manual_bp.gradients`` against torch autograd and ``jax.jit(jax.grad)``.
 
-    python -m benchmarks.backprop [--out PATH] [--repeats N] [--quick]
+    python -m benchmarks.backprop [--out PATH] [--repeats N] [--quick] [--single-thread] [--markdown]
 
 Every net has tanh hidden layers, an identity output layer and the loss half_sse,
 J = (1/B) Σ_b ½‖a⁽ᴸ⁾_b − y_b‖², in float32 and float64. All contenders run side by side in one
@@ -10,10 +10,17 @@ lasts at least ``min_time``). The framework nets are written here, plainly, for 
 not oracles (``references/`` is), though the gradients are compared once to be sure every contender
 computes the same thing.
 
+manual_bp runs twice: "manual" is the contract's function ``manual_bp.gradients(params, x, y,
+activations, loss)``, which checks everything on every call; "plan" is ``manual_bp.Network(widths,
+activations, loss, dtype).gradients(params, x, y)``, built once outside the timing, which checks only
+what depends on the arrays. Both give the same bits.
+
 At the large size the "floor" is the time NumPy takes for the matrix products alone, the same ones
 ``manual_bp`` does: a⁽ˡ⁻¹⁾ @ W⁽ˡ⁾ᵀ per layer (forward), δ⁽ˡ⁾ᵀ @ a⁽ˡ⁻¹⁾ per layer and δ⁽ˡ⁾ @ W⁽ˡ⁾ for
-l > 1 (backward; nobody computes ∂J/∂x). Peak memory of one gradient call at the large size is
-measured for manual_bp and torch in fresh subprocesses (see ``_memory_child``).
+l > 1 (backward; nobody computes ∂J/∂x). "torch GEMM" is the same products in torch, on the same
+operands (shared memory): floor / torch GEMM says how much of manual_bp's distance to torch is the
+matrix library's. Peak memory of one gradient call at the large size is measured for manual_bp and
+torch in fresh subprocesses (see ``_memory_child``).
 """
 
 from __future__ import annotations
@@ -46,8 +53,10 @@ SIZES: tuple[tuple[str, tuple[int, ...], int], ...] = (
 )
 DTYPES = ("float32", "float64")
 HIDDEN, OUTPUT, LOSS = "tanh", "identity", "half_sse"
-CONTENDERS = ("manual", "torch", "jax")
-GOAL_FRAMEWORKS, GOAL_FLOOR = 1.0, 1.3
+CONTENDERS = ("manual", "plan", "torch", "jax")
+MANUAL = ("manual", "plan")  # manual_bp's two paths: the contract's function and a Network
+FLOORS = ("floor", "torch_gemm")  # the matrix products alone, NumPy's and torch's (large size only)
+GOAL_FRAMEWORKS, GOAL_FLOOR = 1.0, 1.1
 SEED = 20240607
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "backprop.json"
@@ -79,6 +88,12 @@ def activations_for(depth: int) -> list[str]:
 def manual_fn(params: Params, x: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
     acts = activations_for(len(params))
     return lambda: manual_bp.gradients(params, x, y, acts, LOSS)
+
+
+def plan_fn(params: Params, x: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
+    widths = (x.shape[1], *(W.shape[0] for W, _ in params))
+    net = manual_bp.Network(widths, activations_for(len(params)), LOSS, x.dtype)  # built once, outside the timing
+    return lambda: net.gradients(params, x, y)
 
 
 def torch_fn(params: Params, x: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
@@ -124,13 +139,16 @@ def jax_fn(params: Params, x: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
     return lambda: jax.block_until_ready(g(jp, jx, jy))
 
 
-def floor_fn(params: Params, x: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
-    """The matrix products of one manual_bp gradient call, alone, on the same operands."""
+def _operands(params: Params, x: np.ndarray, y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray],
+                                                                       list[np.ndarray]]:
+    """a⁽⁰⁾..a⁽ᴸ⁾, W⁽¹⁾..W⁽ᴸ⁾ and δ⁽¹⁾..δ⁽ᴸ⁾ of one manual_bp gradient call."""
     acts = activations_for(len(params))
     trace = manual_bp.forward(params, x, acts)
     deltas = manual_bp.backward(params, x, y, acts, LOSS).deltas
-    a, Ws = trace.activations, [W for W, _ in params]
+    return trace.activations, [W for W, _ in params], deltas
 
+
+def _products(a: list[Any], Ws: list[Any], deltas: list[Any]) -> Callable[[], None]:
     def products() -> None:
         for l in range(1, len(Ws) + 1):
             a[l - 1] @ Ws[l - 1].T                  # z⁽ˡ⁾ without the bias
@@ -142,13 +160,27 @@ def floor_fn(params: Params, x: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
     return products
 
 
+def floor_fn(params: Params, x: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
+    """The matrix products of one manual_bp gradient call, alone, on the same operands."""
+    return _products(*_operands(params, x, y))
+
+
+def torch_gemm_fn(params: Params, x: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
+    """The same matrix products in torch, on the same operands (torch.from_numpy shares their memory)."""
+    import torch
+
+    a, Ws, deltas = _operands(params, x, y)
+    return _products(*([torch.from_numpy(t) for t in ts] for ts in (a, Ws, deltas)))
+
+
 BUILDERS: dict[str, Callable[[Params, np.ndarray, np.ndarray], Callable[[], Any]]] = {
-    "manual": manual_fn, "torch": torch_fn, "jax": jax_fn, "floor": floor_fn,
+    "manual": manual_fn, "plan": plan_fn, "torch": torch_fn, "jax": jax_fn, "floor": floor_fn,
+    "torch_gemm": torch_gemm_fn,
 }
 
 
 def to_numpy_grads(name: str, out: Any) -> list[np.ndarray]:
-    if name == "manual":
+    if name in MANUAL:
         return [g for layer in out for g in layer]
     if name == "torch":
         return [t.detach().numpy() for t in out]
@@ -174,20 +206,20 @@ def agreement(params: Params, x: np.ndarray, y: np.ndarray, fns: dict[str, Calla
 # timing
 
 
-def calibrate(fn: Callable[[], Any], min_time: float) -> int:
+def calibrate(fn: Callable[[], Any], min_time: float, timer: Callable[[], float] = time.perf_counter) -> int:
     """Loops per repeat: the smallest 1, 2, 5, 10, ... whose total lasts at least ``min_time``."""
-    timer = timeit.Timer(fn)
+    t = timeit.Timer(fn, timer=timer)
     for decade in (10**k for k in range(9)):
         for mult in (1, 2, 5):
             n = mult * decade
-            if timer.timeit(n) >= min_time:
+            if t.timeit(n) >= min_time:
                 return n
     return n
 
 
 def side_by_side(fns: dict[str, Callable[[], Any]], repeats: int, min_time: float, rounds: int,
-                 settle: float) -> dict[str, dict]:
-    """Median seconds per call for each contender.
+                 settle: float, timer: Callable[[], float] = time.perf_counter) -> dict[str, dict]:
+    """Median seconds per call for each contender (wall-clock seconds, or ``timer``'s).
 
     The repeats are split into ``rounds``; in each round every contender, in a rotating order,
     runs its share of repeats back to back, after a pause of ``settle`` seconds and one untimed call.
@@ -195,21 +227,23 @@ def side_by_side(fns: dict[str, Callable[[], Any]], repeats: int, min_time: floa
     which stay awake for a while after a call; measured on a busy 2-core machine, a medium torch call
     started right after NumPy work ran ~10× slower than after a 1 s pause. Rounds keep the
     side-by-side comparison (a slow phase of a noisy machine hits every contender) without that
-    cross-talk.
+    cross-talk. With one thread everywhere there are no worker threads to wait for, so every repeat
+    is its own round (``rounds == repeats``): a burst of load from another process then costs one
+    repeat of each contender, not a whole share of one.
     """
     names = list(fns)
     for fn in fns.values():
         fn()  # warm-up (and, for jax, nothing to compile any more)
-    loops = {n: calibrate(fns[n], min_time) for n in names}
+    loops = {n: calibrate(fns[n], min_time, timer) for n in names}
     times: dict[str, list[float]] = {n: [] for n in names}
     shares = [repeats // rounds + (i < repeats % rounds) for i in range(rounds)]
     for r, share in enumerate(shares):
         for n in names[r % len(names):] + names[:r % len(names)]:
             time.sleep(settle)
             fns[n]()
-            times[n] += [timeit.Timer(fns[n]).timeit(loops[n]) / loops[n] for _ in range(share)]
+            times[n] += [timeit.Timer(fns[n], timer=timer).timeit(loops[n]) / loops[n] for _ in range(share)]
     return {n: {"median_s": float(np.median(times[n])), "min_s": float(np.min(times[n])),
-                "loops": loops[n], "repeats": len(times[n])} for n in names}
+                "loops": loops[n], "repeats": len(times[n]), "samples_s": times[n]} for n in names}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,18 +388,20 @@ def run(repeats: int, min_time: float, rounds: int, settle: float, quick: bool) 
     for dtype in DTYPES:
         for name, widths, batch in SIZES:
             case = make_case(widths, batch, dtype)
-            fns = {c: BUILDERS[c](*case) for c in CONTENDERS}
-            if name == "large":
-                fns["floor"] = floor_fn(*case)
+            fns = {c: BUILDERS[c](*case) for c in CONTENDERS + (FLOORS if name == "large" else ())}
             agree = agreement(*case, fns)
             timed = side_by_side(fns, repeats, min_time, rounds, settle)
-            med = {c: t["median_s"] for c, t in timed.items()}
-            ratios = {f"manual/{c}": med["manual"] / med[c] for c in med if c != "manual"}
+            ratios = ratios_of({c: t["median_s"] for c, t in timed.items()})
+            # Each repeat of one contender has a partner, the same repeat of another, taken moments apart:
+            # the median of their ratios cancels the machine's slow swings (the headline figure).
+            paired = [ratios_of({c: t["samples_s"][i] for c, t in timed.items()}) for i in range(repeats)]
+            ratios_paired = {k: float(np.median([q[k] for q in paired])) for k in paired[0]}
             # The fastest repeat is the least disturbed by other processes: its ratios are a cross-check.
-            best = {c: t["min_s"] for c, t in timed.items()}
-            ratios_min = {f"manual/{c}": best["manual"] / best[c] for c in best if c != "manual"}
+            ratios_min = ratios_of({c: t["min_s"] for c, t in timed.items()})
+            med = {c: t["median_s"] for c, t in timed.items()}
             results.append({"size": name, "widths": list(widths), "batch": batch, "dtype": dtype,
-                            "timings": timed, "ratios": ratios, "ratios_of_minima": ratios_min,
+                            "timings": timed, "ratios_paired": ratios_paired, "ratios_of_medians": ratios,
+                            "ratios_of_minima": ratios_min,
                             "agreement": agree})
             print(f"  {dtype} {name}: " + ", ".join(f"{c} {_fmt(t)}" for c, t in med.items()),
                   file=sys.stderr, flush=True)
@@ -379,15 +415,32 @@ def run(repeats: int, min_time: float, rounds: int, settle: float, quick: bool) 
                    "settle_s": settle, "quick": quick,
                    "threads": "1 everywhere (--single-thread)" if os.environ.get(_SINGLE_THREAD_MARK) == "1"
                    else "each library's default",
-                   "seed": SEED, "statistic": "median of repeats, seconds per gradient call",
-                   "goals": {"manual/torch": GOAL_FRAMEWORKS, "manual/jax": GOAL_FRAMEWORKS,
-                             "manual/floor": GOAL_FLOOR},
+                   "seed": SEED, "statistic": "median of repeats, seconds per gradient call; ratios_paired: "
+                                              "median over repeats of the ratio of the i-th repeats of two contenders",
+                   "goals": {f"{m}/{c}": goal for m in MANUAL for c, goal in (
+                       ("torch", GOAL_FRAMEWORKS), ("jax", GOAL_FRAMEWORKS), ("floor", GOAL_FLOOR))},
+                   "contenders": {"manual": "manual_bp.gradients(params, x, y, activations, loss), the contract's "
+                                            "function: every check on every call",
+                                  "plan": "manual_bp.Network(widths, activations, loss, dtype).gradients(params, x, "
+                                          "y), the Network built once: only the checks that depend on the arrays",
+                                  "torch": "torch.autograd.grad of a plain functional net",
+                                  "jax": "jax.jit(jax.grad(loss)), compiled once"},
                    "floor": "NumPy matrix products alone: a@W.T per layer, delta.T@a_prev per layer, "
-                            "delta@W for layers > 1"},
+                            "delta@W for layers > 1",
+                   "torch_gemm": "the same matrix products in torch, on the same operands"},
         "machine": {**machine(), "load_average_1_5_15min": {"start": load_before, "end": os.getloadavg()}},
         "results": results,
         "memory_large": memory,
     }
+
+
+def ratios_of(t: dict[str, float]) -> dict[str, float]:
+    """manual_bp's two paths against each other, the frameworks and the floor; NumPy's GEMM against torch's."""
+    out = {"plan/manual": t["plan"] / t["manual"]}
+    out |= {f"{m}/{c}": t[m] / t[c] for m in MANUAL for c in ("torch", "jax", "floor") if c in t}
+    if "floor" in t and "torch_gemm" in t:
+        out["floor/torch_gemm"] = t["floor"] / t["torch_gemm"]
+    return out
 
 
 def _fmt(seconds: float) -> str:
@@ -402,35 +455,40 @@ def _ratio(r: float | None, goal: float, r_min: float | None = None) -> str:
     return f"{r:.2f}" + ("" if r <= goal else " !") + ("" if r_min is None else f" ({r_min:.2f})")
 
 
-def table_rows(report: dict) -> tuple[list[str], list[list[str]], list[str], list[list[str]]]:
-    head = ["size", "dtype", "manual_bp", "torch", "jax.jit", "manual/torch", "manual/jax", "floor",
-            "manual/floor"]
-    rows = []
+def table_rows(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, header, rows) of each table: times, ratios, memory."""
+    times_head = ["size", "dtype", "manual_bp", "plan", "torch", "jax.jit", "floor (NumPy GEMM)", "torch GEMM"]
+    ratio_head = ["size", "dtype", "manual/torch", "manual/jax", "plan/torch", "plan/jax", "manual/floor",
+                  "plan/floor", "NumPy GEMM / torch GEMM"]
+    times, ratios = [], []
     for r in report["results"]:
-        t, q, qm = {c: v["median_s"] for c, v in r["timings"].items()}, r["ratios"], r["ratios_of_minima"]
-        rows.append([
-            f"{r['size']} {'-'.join(map(str, r['widths']))} B={r['batch']}", r["dtype"],
-            _fmt(t["manual"]), _fmt(t["torch"]), _fmt(t["jax"]),
-            _ratio(q["manual/torch"], GOAL_FRAMEWORKS, qm["manual/torch"]),
-            _ratio(q["manual/jax"], GOAL_FRAMEWORKS, qm["manual/jax"]),
-            _fmt(t["floor"]) if "floor" in t else "", _ratio(q.get("manual/floor"), GOAL_FLOOR, qm.get("manual/floor")),
-        ])
+        t, q, qm = {c: v["median_s"] for c, v in r["timings"].items()}, r["ratios_paired"], r["ratios_of_minima"]
+        label = [f"{r['size']} {'-'.join(map(str, r['widths']))} B={r['batch']}", r["dtype"]]
+        times.append(label + [_fmt(t[c]) if c in t else "" for c in ("manual", "plan", "torch", "jax", *FLOORS)])
+        ratios.append(label + [_ratio(q.get(k), goal, qm.get(k)) for k, goal in (
+            ("manual/torch", GOAL_FRAMEWORKS), ("manual/jax", GOAL_FRAMEWORKS), ("plan/torch", GOAL_FRAMEWORKS),
+            ("plan/jax", GOAL_FRAMEWORKS), ("manual/floor", GOAL_FLOOR), ("plan/floor", GOAL_FLOOR),
+            ("floor/torch_gemm", float("inf")))])
     mhead = ["dtype", "manual_bp peak RSS rise", "torch peak RSS rise", "manual/torch",
              "manual_bp tracemalloc peak"]
     mrows = [[dt, f"{m['manual']['peak_rise_bytes'] / 2**20:.1f} MiB",
               f"{m['torch']['peak_rise_bytes'] / 2**20:.1f} MiB", f"{m['ratio_manual_torch']:.2f}",
               f"{m['manual']['tracemalloc_peak_bytes'] / 2**20:.1f} MiB"]
              for dt, m in report["memory_large"].items()]
-    return head, rows, mhead, mrows
+    n = report["config"]["repeats"]
+    return [
+        (f"seconds per gradient call, median of {n} repeats — {HIDDEN} hidden, {OUTPUT} output, loss {LOSS}",
+         times_head, times),
+        (f"ratios: median over the repeats of each repeat's ratio to its partner repeat, in brackets the ratio "
+         f"of the fastest repeats; goals: manual_bp/framework ≤ {GOAL_FRAMEWORKS}, manual_bp/floor ≤ {GOAL_FLOOR} "
+         "(! = missed)", ratio_head, ratios),
+        ("peak memory of one large gradient call (fresh subprocess; see benchmarks/backprop.py)", mhead, mrows),
+    ]
 
 
 def print_report(report: dict) -> None:
-    head, rows, mhead, mrows = table_rows(report)
+    tables = table_rows(report)
     m = report["machine"]
-    title = (f"gradient call, median of {report['config']['repeats']} repeats — {HIDDEN} hidden, {OUTPUT} "
-             f"output, loss {LOSS}; goals: manual/framework ≤ {GOAL_FRAMEWORKS}, manual/floor ≤ {GOAL_FLOOR} "
-             "(! = missed); in brackets the ratio of the fastest repeats")
-    mtitle = "peak memory of one large gradient call (fresh subprocess; see benchmarks/backprop.py)"
     footer = (f"{m['cpu_model']}, {m['cpus_usable']} usable cores; numpy {m['numpy']} "
               f"({m['numpy_blas']['name']} {m['numpy_blas']['version']}, core {m['numpy_blas_runtime']['core']}, "
               f"{m['numpy_blas_runtime']['threads']} threads), "
@@ -442,7 +500,7 @@ def print_report(report: dict) -> None:
         from rich.console import Console
         from rich.table import Table
     except ImportError:
-        for t, h, rs in ((title, head, rows), (mtitle, mhead, mrows)):
+        for t, h, rs in tables:
             print(t)
             widths = [max(len(x) for x in col) for col in zip(h, *rs, strict=True)]
             for r in (h, *rs):
@@ -450,8 +508,8 @@ def print_report(report: dict) -> None:
             print()
         print(footer)
         return
-    console = Console() if sys.stdout.isatty() else Console(width=150)  # no wrapping in a log
-    for t, h, rs in ((title, head, rows), (mtitle, mhead, mrows)):
+    console = Console() if sys.stdout.isatty() else Console(width=160)  # no wrapping in a log
+    for t, h, rs in tables:
         table = Table(title=t, title_justify="left")
         for i, c in enumerate(h):
             table.add_column(c, justify="left" if i < 2 else "right")
@@ -462,9 +520,8 @@ def print_report(report: dict) -> None:
 
 
 def markdown_table(report: dict) -> str:
-    head, rows, mhead, mrows = table_rows(report)
     lines = []
-    for h, rs in ((head, rows), (mhead, mrows)):
+    for _, h, rs in table_rows(report):
         lines += ["| " + " | ".join(h) + " |", "|" + "---|" * len(h)]
         lines += ["| " + " | ".join(r) + " |" for r in rs]
         lines.append("")
@@ -496,6 +553,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="also print the tables as Markdown")
     parser.add_argument("--single-thread", action="store_true",
                         help="one thread for OpenBLAS, torch and XLA alike (default: each library's own)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="rounds the repeats are interleaved in (default: every repeat with --single-thread, "
+                             "else 3; 1 quick)")
     parser.add_argument("--memory-child", nargs=2, metavar=("CONTENDER", "DTYPE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child:
@@ -509,8 +569,12 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (5 if args.quick else 21)
     if repeats < 1:
         parser.error("--repeats must be at least 1")
-    rounds = min(repeats, 1 if args.quick else 3)
-    report = run(repeats, 0.005 if args.quick else 0.02, rounds, 0.05 if args.quick else 0.3, args.quick)
+    single = os.environ.get(_SINGLE_THREAD_MARK) == "1"
+    rounds = min(repeats, args.rounds or (1 if args.quick else repeats if single else 3))
+    if rounds < 1:
+        parser.error("--rounds must be at least 1")
+    settle = 0.05 if args.quick else 0.02 if single else 0.3
+    report = run(repeats, 0.005 if args.quick else 0.02, rounds, settle, args.quick)
     print_report(report)
     if args.markdown:
         print(markdown_table(report))

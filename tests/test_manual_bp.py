@@ -31,6 +31,27 @@ def test_activation_derivative_matches_central_differences(name: str) -> None:
     np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-8)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tanh_derivative_keeps_its_relative_accuracy_where_tanh_saturates(dtype) -> None:
+    """tanh′ = 2/(cosh 2z + 1) and δ = g ⊙ tanh′ within 2 eps (float64) / 3 eps (float32) of a long-double
+    truth wherever tanh′ is a normal number; 1 − tanh² (checked here too) loses every digit there."""
+    rng = np.random.default_rng(8)
+    lim = 40 if dtype == np.float32 else 350
+    z = np.concatenate([rng.uniform(-lim, lim, 20_000), rng.normal(0, 2, 20_000), [0, 1e-30, 9, 19]]).astype(dtype)
+    g = rng.normal(size=z.size).astype(dtype)
+    truth = 1 / np.cosh(z.astype(np.longdouble)) ** 2
+    eps = np.longdouble(np.finfo(dtype).eps)
+    bound = 2 if dtype == np.float64 else 3
+
+    def worst(got: np.ndarray, want: np.ndarray) -> float:
+        return float(np.max(np.abs(got.astype(np.longdouble) - want) / np.abs(want)) / eps)
+
+    assert worst(act.derivative("tanh", z), truth) <= bound
+    assert worst(act.get("tanh").backward(z[None], np.tanh(z)[None], g[None])[0], g * truth) <= bound
+    t = np.tanh(z)
+    assert worst(1 - t * t, truth) > 1e6  # the formula this replaces fails the same bound
+
+
 @pytest.mark.parametrize(("name", "at_zero"), [("relu", 0.0), ("leaky_relu", 0.01), ("elu", 1.0), ("identity", 1.0),
                                                ("sigmoid", 0.25), ("tanh", 1.0), ("gelu", 0.5), ("gelu_tanh", 0.5),
                                                ("silu", 0.5), ("softplus", 0.5)])
@@ -204,7 +225,7 @@ def _bad(kind: str):
     return params, x, y, acts, loss
 
 
-@pytest.mark.parametrize(("kind", "error", "pattern"), [
+BAD_INPUTS = [
     ("unknown activation", ValueError, r"activations\[1\] \(layer 2\) is 'swish'; expected one of identity, sigmoid"),
     ("unknown loss", ValueError, r"loss is 'hinge'; expected one of half_sse, mse"),
     ("lengths differ", ValueError, r"params has 2 layer\(s\), activations has 1"),
@@ -220,10 +241,33 @@ def _bad(kind: str):
     ("ce targets", ValueError, r"y rows must sum to 1 for cross_entropy"),
     ("not an array", TypeError, r"x must be a numpy.ndarray, got list"),
     ("params not pairs", TypeError, r"params\[0\] \(layer 1\) must be a \(W, b\) pair"),
-])
+]
+
+
+@pytest.mark.parametrize(("kind", "error", "pattern"), BAD_INPUTS)
 def test_bad_inputs_get_a_clear_error(kind: str, error: type, pattern: str) -> None:
     with pytest.raises(error, match=pattern):
         manual_bp.gradients(*_bad(kind))
+
+
+@pytest.mark.parametrize(("kind", "error", "pattern"), BAD_INPUTS)
+def test_bad_inputs_get_the_same_error_when_the_structure_is_known(kind: str, error: type, pattern: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """manual_bp.gradients keeps a Network per structure after a good call, and checks the next call's
+    arrays with it: a bad call must still get the contract's error, word for word."""
+    monkeypatch.setattr(manual_bp.network, "_NETWORKS", {})
+    params, x, y, acts, loss = _bad(kind)
+    good_params, good_x, good_y, _, _ = _bad("none")
+    if loss == "cross_entropy":
+        good_y = good_y / good_y.sum(axis=1, keepdims=True)
+    try:
+        manual_bp.gradients(good_params, good_x, good_y, acts, loss)  # the same structure, good arrays
+    except (TypeError, ValueError):
+        pass  # the names themselves are bad: no structure to know
+    if kind in ("y shape", "empty batch", "non-finite", "bce targets", "ce targets"):
+        assert manual_bp.network._structure_key(params, x, acts, loss) in manual_bp.network._NETWORKS
+    with pytest.raises(error, match=pattern):
+        manual_bp.gradients(params, x, y, acts, loss)
 
 
 def test_sgd_validates_and_follows_the_update_rule() -> None:
