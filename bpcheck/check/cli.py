@@ -30,16 +30,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "(default manual-bp-repro-FUNCTION.py in the current directory)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where the torch and jax references run when explaining a counterexample")
+    parser.add_argument("--references", type=names, metavar="R,S",
+                        help="the references that explain a counterexample (default: ground_truth, torch, jax, "
+                             "those installed; ground_truth alone imports neither torch nor jax)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
                         help=f"each call's deadline (default {DEFAULT_TIMEOUT_S:g} s): a call past it is a fault")
     parser.add_argument("--memory-limit", type=float, default=DEFAULT_MEMORY_LIMIT_GIB, metavar="GiB",
                         help=f"the candidate process's memory limit (default {DEFAULT_MEMORY_LIMIT_GIB:g} GiB)")
     scope = parser.add_argument_group("what the candidate implements (default: all, or what a probe finds: "
                                       "NotImplementedError marks a name unsupported)")
-    scope.add_argument("--activations", type=_names, metavar="A,B", help="activations of every layer")
-    scope.add_argument("--hidden-activations", type=_names, metavar="A,B", help="activations of the hidden layers")
-    scope.add_argument("--output-activations", type=_names, metavar="A,B", help="activations of the output layer")
-    scope.add_argument("--losses", type=_names, metavar="L,M", help="losses")
+    scope.add_argument("--activations", type=names, metavar="A,B", help="activations of every layer")
+    scope.add_argument("--hidden-activations", type=names, metavar="A,B", help="activations of the hidden layers")
+    scope.add_argument("--output-activations", type=names, metavar="A,B", help="activations of the output layer")
+    scope.add_argument("--losses", type=names, metavar="L,M", help="losses")
     scope.add_argument("--output-width", type=int, metavar="N",
                        help="fix the output width n_L (1: a binary classifier)")
     sizes = parser.add_argument_group("sizes (default: random networks of depth ≤ 6, widths ≤ 32, batch ≤ 32, and "
@@ -64,8 +67,21 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=main)
 
 
-def _names(text: str) -> list[str]:
+def names(text: str) -> list[str]:
+    """A comma-separated option's names."""
     return [t.strip() for t in text.split(",") if t.strip()]
+
+
+EXPLAINING = ("ground_truth", "torch", "jax")
+
+
+def check_references(given: list[str] | None) -> None:
+    """--references: names among ``EXPLAINING`` (UsageError otherwise)."""
+    if given is not None:
+        unknown = [r for r in given if r not in EXPLAINING]
+        if unknown or not given:
+            raise UsageError(f"--references: {', '.join(unknown) or 'none given'}; expected names among "
+                             f"{', '.join(EXPLAINING)}")
 
 
 def finite_positive(option: str, value: float) -> float:
@@ -97,19 +113,21 @@ def main(args: argparse.Namespace) -> int:
             raise UsageError("--device cuda: neither torch nor jax can use a CUDA device here")
     dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
     # the candidate is imported in its worker process only, never in this one
-    names = {"activations": args.activations, "hidden_activations": args.hidden_activations,
+    restricted = {"activations": args.activations, "hidden_activations": args.hidden_activations,
              "output_activations": args.output_activations, "losses": args.losses}
     sizes = {"max_depth": args.max_depth, "max_width": args.max_width, "max_batch": args.max_batch}
     how = {"layout": args.layout, "weights": args.weights, "targets": args.targets, "reduction": args.reduction,
            "l2": args.l2, "loss_input": args.loss_input}
     try:  # the options' combination, before any work: a bad one is a usage error
         scope(layout=Layout(samples=how["layout"], **{k: v for k, v in how.items() if k != "layout"}),
-              dtypes=dtypes, output_width=args.output_width, **names, **sizes)
+              dtypes=dtypes, output_width=args.output_width, **restricted, **sizes)
     except (ValueError, TypeError) as exc:  # each message starts with the keyword: show it as the option
         raise UsageError("--" + re.sub(r"^\w+", lambda m: m.group().replace("_", "-"), str(exc))) from None
+    check_references(args.references)
     verdict = check(target=target, examples=args.examples, seed=args.seed, dtypes=dtypes, device=args.device,
+                    references=args.references,
                     timeout=args.timeout, memory_limit=args.memory_limit, output_width=args.output_width,
-                    **names, **how, **sizes)
+                    **restricted, **how, **sizes)
     verdict.target = args.target
     if verdict.counterexample is not None:
         verdict.repro_path = str(repro_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bpcheck.check import target as _target
-from bpcheck.check.cli import finite_positive
+from bpcheck.check.cli import check_references, finite_positive, names
 from bpcheck.check.layer.search import WEIGHTS, check_layer
 from bpcheck.console import say
 from bpcheck.errors import UsageError
@@ -33,6 +33,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                                                         "(default manual-bp-repro-KIND.py in the current directory)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where the torch and jax references run when explaining a counterexample")
+    parser.add_argument("--references", type=names, metavar="R,S",
+                        help="the references that explain a counterexample (default: ground_truth, torch, jax, "
+                             "those installed)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
                         help=f"each call's deadline (default {DEFAULT_TIMEOUT_S:g} s)")
     parser.add_argument("--memory-limit", type=float, default=DEFAULT_MEMORY_LIMIT_GIB, metavar="GiB",
@@ -66,7 +69,9 @@ def main(args: argparse.Namespace) -> int:
         if not any(references.available(b, "cuda") for b in ("torch", "jax")):
             raise UsageError("--device cuda: neither torch nor jax can use a CUDA device here")
     dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
+    check_references(args.references)
     verdict = check_layer(args.kind, forward_target=forward, backward_target=backward, examples=args.examples,
+                          references=args.references,
                           seed=args.seed, dtypes=dtypes, device=args.device, weights=args.weights,
                           timeout=args.timeout, memory_limit=args.memory_limit)
     verdict.target = " ".join(t for t in (args.forward, args.backward) if t)
