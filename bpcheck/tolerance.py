@@ -123,6 +123,9 @@ _DYADIC_BITS = 8  # fractional bits of the values whose sums are recognised as e
 
 
 def _dyadic(v: Array) -> bool:
+    first = float(v.flat[0]) * 2.0**_DYADIC_BITS if v.size else 0.0
+    if math.isfinite(first) and first % 1:  # most arrays fail at their first entry
+        return False
     scaled = v * 2.0**_DYADIC_BITS
     return bool(np.all(scaled == np.round(scaled)))
 
