@@ -135,6 +135,28 @@ def cases(*, activations: Sequence[str] = ACTIVATIONS, losses: Sequence[str] = L
     the hidden layers and the output layer separately (each defaults to ``activations``).
     ``output_width`` fixes n_L; ``targets`` chooses the form of the targets (``bpcheck.cases.make_case``).
     """
+    return _cases(*_arguments(activations, losses, dtypes, regimes, max_depth, max_width, max_batch,
+                              hidden_activations, output_activations, output_width, targets))
+
+
+def case_groups(size: int = 4, *, activations: Sequence[str] = ACTIVATIONS, losses: Sequence[str] = LOSSES,
+                dtypes: Sequence[str] = DTYPES, regimes: Sequence[str] = REGIMES, max_depth: int = MAX_DEPTH,
+                max_width: int = MAX_WIDTH, max_batch: int = MAX_BATCH,
+                hidden_activations: Sequence[str] | None = None, output_activations: Sequence[str] | None = None,
+                output_width: int | None = None, targets: str = "probabilities") -> st.SearchStrategy[list[Case]]:
+    """``size`` cases of one network structure (shape, activations, loss), each with its own dtype,
+    regime and values: a search that judges them together pays for one draw of the structure, and
+    Hypothesis still shrinks the structure and every value draw. Keywords as for ``cases``."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be an integer ≥ 1, got {size!r}")
+    return _groups(size, *_arguments(activations, losses, dtypes, regimes, max_depth, max_width, max_batch,
+                                     hidden_activations, output_activations, output_width, targets))
+
+
+def _arguments(activations: Sequence[str], losses: Sequence[str], dtypes: Sequence[str], regimes: Sequence[str],
+               max_depth: int, max_width: int, max_batch: int, hidden_activations: Sequence[str] | None,
+               output_activations: Sequence[str] | None, output_width: int | None, targets: str) -> tuple[Any, ...]:
+    """The strategies' keywords checked (a ValueError or TypeError naming the argument), as a tuple."""
     hidden = _names("hidden_activations", hidden_activations, ACTIVATIONS) or \
         _names("activations", activations, ACTIVATIONS)
     output = _names("output_activations", output_activations, ACTIVATIONS) or \
@@ -147,8 +169,13 @@ def cases(*, activations: Sequence[str] = ACTIVATIONS, losses: Sequence[str] = L
         _size(argument, value)
     if targets not in TARGETS:
         raise ValueError(f"targets must be one of {', '.join(TARGETS)}, got {targets!r}")
-    return _cases(hidden, output, loss_names, dtype_names, regime_names, max_depth, max_width, max_batch,
-                  output_width, targets)
+    return (hidden, output, loss_names, dtype_names, regime_names, max_depth, max_width, max_batch,
+            output_width, targets)
+
+
+def _weighted(regimes: tuple[str, ...]) -> tuple[str, ...]:
+    # the extreme and kink regimes hold the corners most bugs hide in: drawn twice as often
+    return regimes + tuple(r for r in regimes if r in ("extreme", "kinks"))
 
 
 @st.composite
@@ -159,9 +186,23 @@ def _cases(draw: st.DrawFn, hidden: tuple[str, ...], output: tuple[str, ...], lo
     acts = draw(_activation_lists(len(shape.widths) - 1, hidden, output if output != hidden else None))
     loss = draw(_choice(losses))
     dtype = draw(_choice(dtypes))
-    # the extreme and kink regimes hold the corners most bugs hide in: draw them twice as often
-    weighted = regimes + tuple(r for r in regimes if r in ("extreme", "kinks"))
-    regime = draw(_choice(weighted))
+    regime = draw(_choice(_weighted(regimes)))
     seed = draw(_ints(0, 2**32 - 1))
     return make_case(np.random.default_rng(seed), shape.widths, acts, loss, batch=shape.batch,
                      dtype=dtype, regime=regime, targets=targets)
+
+
+@st.composite
+def _groups(draw: st.DrawFn, size: int, hidden: tuple[str, ...], output: tuple[str, ...], losses: tuple[str, ...],
+            dtypes: tuple[str, ...], regimes: tuple[str, ...], max_depth: int, max_width: int, max_batch: int,
+            output_width: int | None, targets: str) -> list[Case]:
+    shape = draw(_shapes(max_depth, max_width, max_batch, output_width))
+    acts = draw(_activation_lists(len(shape.widths) - 1, hidden, output if output != hidden else None))
+    loss = draw(_choice(losses))
+    group = []
+    for _ in range(size):
+        dtype, regime = draw(_choice(dtypes)), draw(_choice(_weighted(regimes)))
+        seed = draw(_ints(0, 2**32 - 1))
+        group.append(make_case(np.random.default_rng(seed), shape.widths, acts, loss, batch=shape.batch,
+                               dtype=dtype, regime=regime, targets=targets))
+    return group

@@ -138,9 +138,14 @@ def _probe_case(hidden: str, output: str, loss: str, dtype: str, scope: Scope) -
                      targets=scope.layout.case_targets)
 
 
-def _declines(candidate: Candidate, case: Case, layout: Layout) -> bool:
-    first = next(candidate.submit("twice", "gradients", layout.args(case)))
-    return not isinstance(first, Crash) and first.kind == "raised" and first.exception == DECLINED
+def _declines(candidate: Candidate, cases: list[Case], layout: Layout) -> list[bool]:
+    """For each case, whether the candidate declines it (NotImplementedError), all in one request."""
+    found = [False] * len(cases)
+    for reply in candidate.submit("twice_each", "gradients", [layout.args(case) for case in cases]):
+        if isinstance(reply, Crash):
+            break
+        found[reply.case] = found[reply.case] or (reply.kind == "raised" and reply.exception == DECLINED)
+    return found
 
 
 def probe(candidate: Candidate, given: Scope) -> Scope:
@@ -152,17 +157,20 @@ def probe(candidate: Candidate, given: Scope) -> Scope:
     """
     dtype = given.dtypes[-1]
     pairs = [(a, lo) for a in given.hidden if a in given.output for lo in given.losses]
-    if pairs and not any(_declines(candidate, _probe_case(a, a, lo, dtype, given), given.layout) for a, lo in pairs):
+    if pairs and not any(_declines(candidate, [_probe_case(a, a, lo, dtype, given) for a, lo in pairs],
+                                   given.layout)):
         return replace(given, probed=True)
-    ok = [(h, o, lo) for h in given.hidden for o in given.output for lo in given.losses
-          if not _declines(candidate, _probe_case(h, o, lo, dtype, given), given.layout)]
+    triples = [(h, o, lo) for h in given.hidden for o in given.output for lo in given.losses]
+    declined = _declines(candidate, [_probe_case(*t, dtype, given) for t in triples], given.layout)
+    ok = [t for t, no in zip(triples, declined, strict=True) if not no]
     hidden = tuple(h for h in given.hidden if any(t[0] == h for t in ok))
     output = tuple(o for o in given.output if any(t[1] == o for t in ok))
     losses = tuple(lo for lo in given.losses if any(t[2] == lo for t in ok))
     if given.max_depth == 1:  # no hidden layer is ever built: the probe tried the output layer's names only
         hidden = tuple(h for h in given.hidden if h in output)
-    dtypes = tuple(d for d in given.dtypes if ok and not _declines(
-        candidate, _probe_case(*ok[0], d, given), given.layout)) if ok else ()
+    dtypes = tuple(d for d, no in zip(given.dtypes, _declines(
+        candidate, [_probe_case(*ok[0], d, given) for d in given.dtypes], given.layout), strict=True)
+        if not no) if ok else ()
     unsupported = {"activations": tuple(a for a in ACTIVATIONS if (a in given.hidden or a in given.output)
                                         and a not in hidden and a not in output),
                    "losses": tuple(lo for lo in given.losses if lo not in losses)}

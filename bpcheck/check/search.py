@@ -35,7 +35,7 @@ from bpcheck.check.verdict import Verdict
 from bpcheck.errors import UsageError
 from bpcheck.isolation import supervisor
 from bpcheck.isolation.supervisor import DEFAULT_MEMORY_LIMIT_GIB, DEFAULT_TIMEOUT_S, Candidate, InProcess, Isolated
-from bpcheck.strategies import cases
+from bpcheck.strategies import case_groups
 
 
 class _Failed(Exception):
@@ -86,7 +86,8 @@ SIZE_SHAPES: tuple[tuple[tuple[int, ...], int], ...] = (
 
 def size_cases(seed: int = 0, scope: Scope | None = None) -> list[Case]:
     """The size corners within the scope's bounds: every shape of ``SIZE_SHAPES`` that fits, with every
-    activation pair of the scope (its losses in turn), in each dtype, in the default regime."""
+    activation pair of the scope (its losses and dtypes in turn, so each shape meets both dtypes), in
+    the default regime."""
     scope = scope if scope is not None else Scope()
     out = []
     for s, (widths, batch) in enumerate(SIZE_SHAPES):
@@ -96,11 +97,10 @@ def size_cases(seed: int = 0, scope: Scope | None = None) -> list[Case]:
         for i, (hidden, output) in enumerate(_activation_pairs(scope)):
             loss = scope.losses[(s + i) % len(scope.losses)]
             acts = (hidden,) * (len(widths) - 2) + (output,)
-            for dtype in scope.dtypes:
-                rng = np.random.default_rng([seed, 1000 + s, i])  # the float32 twin is the same network
-                case = make_case(rng, widths, acts, loss, batch=batch, dtype="float64", regime="default",
-                                 targets=scope.layout.case_targets)
-                out.append(case.astype(dtype))
+            dtype = scope.dtypes[(s + i) % len(scope.dtypes)]
+            rng = np.random.default_rng([seed, 1000 + s, i])
+            out.append(make_case(rng, widths, acts, loss, batch=batch, dtype="float64", regime="default",
+                                 targets=scope.layout.case_targets).astype(dtype))
     return out
 
 
@@ -110,6 +110,10 @@ def _activation_pairs(scope: Scope) -> list[tuple[str, str]]:
         return [(a, a) for a in scope.hidden]
     n = max(len(scope.hidden), len(scope.output))
     return [(scope.hidden[i % len(scope.hidden)], scope.output[i % len(scope.output)]) for i in range(n)]
+
+
+GROUP = 4    # the random search judges this many value draws of each structure it draws
+BATCH = 16   # corners and size corners go to the worker this many at a time
 
 
 class _Search:
@@ -122,30 +126,50 @@ class _Search:
     def judge(self, case: Case) -> tuple[_judge.Fault | None, tol.Analysis]:
         return _judge.assess(self.candidate, case, layout=self.scope.layout, declines=self.scope.declines_allowed)
 
+    def judge_each(self, group: list[Case]) -> list[tuple[_judge.Fault | None, tol.Analysis]]:
+        return _judge.assess_each(self.candidate, group, layout=self.scope.layout,
+                                  declines=self.scope.declines_allowed)
+
+    def sweep(self, items: list[Case]) -> tuple[int | None, _judge.Fault | None, int]:
+        """Judge fixed cases in order, ``BATCH`` per request: (the index of the first failure and its
+        fault, or None; the cases judged, declined ones not counted)."""
+        judged = 0
+        for start in range(0, len(items), BATCH):
+            for k, (fault, _) in enumerate(self.judge_each(items[start:start + BATCH])):
+                if fault is not None and fault.kind == "declined":
+                    self.declined += 1
+                    continue
+                judged += 1
+                if fault is not None:
+                    return start + k, fault, judged
+        return None, None, judged
+
     def hypothesis(self, strategy: Any, examples: int) -> tuple[tuple[Case, _judge.Fault] | None, int]:
-        """Hypothesis's search and shrink: (the minimal failing case and its fault, or None; the number
-        of passing cases judged before anything failed)."""
+        """Hypothesis's search and shrink over groups of ``GROUP`` cases of one structure: (the minimal
+        failing case and its fault, or None; the number of passing cases judged before anything
+        failed). A case that cannot resolve a bug, or that the candidate declines, is not counted; a
+        group with no case counted is rejected (Hypothesis steers away from it)."""
         passed = 0
         last: tuple[Case, _judge.Fault] | None = None
 
-        @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck),
-                  report_multiple_bugs=False, phases=(Phase.generate, Phase.target, Phase.shrink),
-                  print_blob=False)
+        @settings(max_examples=max(1, -(-examples // GROUP)), deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
+                  phases=(Phase.generate, Phase.target, Phase.shrink), print_blob=False)
         @given(strategy)
-        def search(case: Case) -> None:
+        def search(group: list[Case]) -> None:
             nonlocal passed, last
-            fault, analysis = self.judge(case)
-            if fault is not None and fault.kind == "declined":
-                if last is None:
-                    self.declined += 1
-                assume(False)  # the candidate does not implement this combination: not a case
-            if fault is None:
-                assume(analysis.resolvable)  # not a pass: a case that cannot resolve a bug is steered away from
-                if last is None:  # count the search, not the shrinking
-                    passed += 1
-                return
-            last = (case, fault)
-            raise _Failed(fault.kind)
+            counted = 0
+            for case, (fault, analysis) in zip(group, self.judge_each(group), strict=False):
+                if fault is None:
+                    counted += analysis.resolvable
+                elif fault.kind == "declined":
+                    self.declined += last is None
+                else:
+                    last = (case, fault)
+                    raise _Failed(fault.kind)
+            assume(counted > 0)
+            if last is None:  # count the search, not the shrinking
+                passed += counted
 
         try:
             hypothesis_seed(self.seed)(search)()
@@ -160,30 +184,23 @@ class _Search:
     def run(self, examples: int) -> tuple[tuple[Case, _judge.Fault] | None, int]:
         """The corner sweep, the random search, then the size corners: (the minimal failure or None,
         cases judged)."""
-        judged = 0
-        for case, restriction in corner_cases(seed=self.seed, scope=self.scope):
-            fault, _ = self.judge(case)
-            if fault is not None and fault.kind == "declined":
-                self.declined += 1
-                continue
-            judged += 1
-            if fault is not None:
-                shrunk, _ = self.hypothesis(cases(**restriction), max(examples, 200))
-                if shrunk is None:  # the restricted search found no failure of its own: bisect the corner
-                    shrunk = self.shrink_size(case, fault, regime=restriction["regimes"][-1])
-                return shrunk, judged
-        found, passed = self.hypothesis(cases(**self.scope.strategy_options()), examples)
+        corners = corner_cases(seed=self.seed, scope=self.scope)
+        index, fault, judged = self.sweep([case for case, _ in corners])
+        if index is not None and fault is not None:
+            case, restriction = corners[index]
+            shrunk, _ = self.hypothesis(case_groups(GROUP, **restriction), max(examples, 200))
+            if shrunk is None:  # the restricted search found no failure of its own: bisect the corner
+                shrunk = self.shrink_size(case, fault, regime=restriction["regimes"][-1])
+            return shrunk, judged
+        found, passed = self.hypothesis(case_groups(GROUP, **self.scope.strategy_options()), examples)
         judged += passed + (found is not None)
         if found is not None:
             return found, judged
-        for case in size_cases(self.seed, self.scope):
-            fault, _ = self.judge(case)
-            if fault is not None and fault.kind == "declined":
-                self.declined += 1
-                continue
-            judged += 1
-            if fault is not None:
-                return self.shrink_size(case, fault), judged
+        sizes = size_cases(self.seed, self.scope)
+        index, fault, counted = self.sweep(sizes)
+        judged += counted
+        if index is not None and fault is not None:
+            return self.shrink_size(sizes[index], fault), judged
         return None, judged
 
     def shrink_size(self, case: Case, fault: _judge.Fault, regime: str = "default") -> tuple[Case, _judge.Fault]:

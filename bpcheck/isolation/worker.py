@@ -50,13 +50,15 @@ class Reply(NamedTuple):
     """One call's outcome. ``kind``: "returned" (``value`` is the plain answer) or "raised" (``value`` is
     a one-line summary of the exception and ``exception`` its type's name); ``mutated``: the index path
     of the first argument array the call modified in place, e.g. (0, 1, 0) for args[0][1][0], or None;
-    ``more``: whether the plan has another reply to come."""
+    ``more``: whether the plan has another reply to come; ``case``: which of the request's cases it
+    answers (plans over several cases)."""
 
     kind: str
     value: Any
     mutated: tuple[int | str, ...] | None = None
     exception: str | None = None
     more: bool = False
+    case: int = 0
 
 
 class LoadError(Exception):
@@ -198,6 +200,15 @@ def twice(fn: Callable[..., Any], args: tuple[Any, ...], in_process: float | Non
     yield second
 
 
+def twice_each(fn: Callable[..., Any], batch: list[tuple[Any, ...]],
+               in_process: float | None = None) -> Iterator[Reply]:
+    """``twice`` on each of several cases, in order (one request, one wake-up of the worker for them
+    all); every reply says which case it answers."""
+    for j, args in enumerate(batch):
+        for reply in twice(fn, args, in_process):
+            yield reply._replace(case=j, more=reply.more or j < len(batch) - 1)
+
+
 def _layer_once(forward: Callable[..., Any], backward: Callable[..., Any] | None, args: tuple[Any, ...],
                 in_process: float | None) -> Reply:
     """One forward (and backward) of a layer in the CS231n API, on fresh copies. ``args`` is
@@ -260,7 +271,8 @@ def _one(plan: Callable[..., Iterator[Reply]]) -> Callable[..., Iterator[Reply]]
 
 
 # a request names its plan and the candidate's functions it uses, by name, in order
-PLANS: dict[str, Callable[..., Iterator[Reply]]] = {"twice": _one(twice), "layer_twice": layer_twice}
+PLANS: dict[str, Callable[..., Iterator[Reply]]] = {"twice": _one(twice), "twice_each": _one(twice_each),
+                                                    "layer_twice": layer_twice}
 
 
 # --- the worker process ---------------------------------------------------------------------------
