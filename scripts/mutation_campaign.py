@@ -2,6 +2,7 @@
 
     pip install -c constraints.txt -e '.[all,mutation]'       # cosmic-ray, pinned (not part of '.[all]')
     python scripts/mutation_campaign.py run [--workers 2] [--modules network,losses] [--retest survivors]
+    python scripts/mutation_campaign.py run --workers 1 --sample 200 --sample-seed 0   # a stated random sample
     python scripts/mutation_campaign.py report                  # benchmarks/results/mutation.json again
 
 The engine, cosmic-ray, rewrites one operator of one module of ``manual_bp/`` at a time (the
@@ -16,6 +17,10 @@ is this script's ``kill`` stage, which runs, in this order, stopping at the firs
 2. Only if check passed: ``pytest -x -q -p no:cacheprovider --hypothesis-profile=mutation`` on the
    test files that cover the mutated module (``TESTS``, below; never the whole suite).
 
+A mutant that makes ``import manual_bp`` fail (check then gives no verdict; a probe import says why)
+is killed at import: every command fails on it, check's and the tests' alike, so it counts for both
+scores, and the JSON counts it apart (``killed_at_import``).
+
 Each stage has its own deadline (``CHECK_LIMIT_S``, ``TESTS_LIMIT_S``); past it the mutant counts as
 timed out, not killed. The stage's verdict goes back in the engine's record of the run (the line
 after ``MARKER``), so both scores can be stated: check alone (what a user's code gets) and the full
@@ -24,8 +29,13 @@ selection (check, then the mapped tests).
 Sessions (cosmic-ray's SQLite work databases, one per module) live in
 ``benchmarks/results/mutation-sessions/`` (ignored by git): ``run`` resumes whatever is pending in
 them, and re-initialises a module's session only when its source changed. ``--retest survivors``
-runs the survivors again (after new tests). Work is spread over ``--workers`` cosmic-ray HTTP
-workers, bound to 127.0.0.1, each in its own copy of the working tree (under ``--work-dir``), so
+runs the survivors again (after new tests). ``--sample N --sample-seed S`` runs a seeded random
+sample of N mutants instead of all, stratified by module (each module's share of N in proportion to
+its share of the mutants, largest remainders first; within a module the front of its mutants, in
+source order, shuffled by ``random.Random(f"{S}:{module}")``, so a larger sample keeps a smaller
+one's); the others are marked as skipped in the sessions (cosmic-ray's own outcome for a mutant not
+run), and the JSON states the sample, its seed and the population. Work is spread over ``--workers``
+cosmic-ray HTTP workers, bound to 127.0.0.1, each in its own copy of the working tree (under ``--work-dir``), so
 that a mutant applied by one never shows in another; the repository itself is never mutated.
 
 The JSON (``benchmarks/results/mutation.json``, written atomically): the engine, its version, the
@@ -43,6 +53,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import random
 import re
 import resource
 import shutil
@@ -136,12 +147,19 @@ def kill(module: str) -> int:
         result["check"] = {"exit": status, "verdict": verdict and verdict["verdict"], "kind": kind,
                            "seconds": round(seconds, 2)}
         tail = out[-1500:]
+    broken = None
+    if status not in (None, 0) and kind is None:  # no verdict: did the mutant break `import manual_bp`?
+        probe = subprocess.run([sys.executable, "-c", "import manual_bp"], capture_output=True, text=True)
+        if probe.returncode:
+            broken = (probe.stderr.strip().splitlines() or ["?"])[-1]
     if status is None:
         result["outcome"], result["stage"] = "timeout", "check"
     elif kind is not None:
         result["outcome"], result["stage"] = "killed", "check"
+    elif broken is not None:  # every command that imports manual_bp fails, check and the tests alike
+        result["outcome"], result["stage"], result["import"] = "killed", "import", {"error": broken}
     else:
-        if status != 0:  # no verdict: check itself could not run (it imports manual_bp too): the tests decide
+        if status != 0:  # no verdict, yet manual_bp imports: check itself could not run; the tests decide
             result["check"]["output"] = tail
         status, out, seconds = _run_limited([sys.executable, *PYTEST, *TESTS[module]], TESTS_LIMIT_S)
         result["tests"] = {"exit": status, "failed": _first_failure(out) if status else None,
@@ -225,12 +243,91 @@ def prepare_sessions(modules: Sequence[str], sessions: Path, retest: str) -> dic
             log["sources"][module] = digest
             print(f"{module}: session initialised, {_count(db, 'work_items')} mutants")
         elif retest != "none":
-            again = [row["job_id"] for row in _results(db) if retest == "all" or row["outcome"] != "killed"]
+            again = [row["job_id"] for row in _results(db) if row["outcome"] != "skipped"
+                     and (retest == "all" or row["outcome"] != "killed")]
             with contextlib.closing(sqlite3.connect(db)) as con, con:
                 con.executemany("DELETE FROM work_results WHERE job_id = ?", [(j,) for j in again])
             print(f"{module}: {len(again)} results dropped, to run again ({retest})")
     _write_log(sessions, log)
     return log
+
+
+# --- the sample: which mutants run ------------------------------------------------------------------------
+
+NOT_SAMPLED = "not in the sample"
+
+
+def _population(sessions: Path, modules: Sequence[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every mutant of each module's session as (line, column, operator, occurrence, job id), in source order:
+    the order does not depend on the engine's job ids (random), so a seed names one sample."""
+    from cosmic_ray.work_db import WorkDB, use_db
+
+    out = {}
+    for module in modules:
+        with use_db(str(sessions / f"{module}.sqlite"), WorkDB.Mode.open) as work_db:
+            keys = []
+            for item in work_db.work_items:
+                (spec,) = item.mutations
+                keys.append((spec.start_pos[0], spec.start_pos[1], spec.operator_name, spec.occurrence, item.job_id))
+        out[module] = sorted(keys)
+    return out
+
+
+def allocate(sizes: dict[str, int], n: int) -> dict[str, int]:
+    """``n`` shared among the modules in proportion to ``sizes`` (largest remainders first, ties in the
+    order given), never more than a module has."""
+    total = sum(sizes.values())
+    n = min(n, total)
+    exact = {m: n * k / total for m, k in sizes.items()}
+    quota = {m: int(x) for m, x in exact.items()}
+    order = sorted(sizes, key=lambda m: -(exact[m] - quota[m]))
+    for m in order[: n - sum(quota.values())]:
+        quota[m] += 1
+    return quota
+
+
+def choose_sample(population: dict[str, list[tuple[Any, ...]]], n: int, seed: int) -> dict[str, set[str]]:
+    """The job ids of a stratified random sample of ``n`` mutants: each module's quota taken from the front of
+    its mutants shuffled by ``random.Random(f"{seed}:{module}")``, so that a larger sample of the same seed
+    keeps the mutants of a smaller one (and their results)."""
+    quota = allocate({m: len(keys) for m, keys in population.items()}, n)
+    chosen = {}
+    for module, keys in population.items():
+        order = list(keys)
+        random.Random(f"{seed}:{module}").shuffle(order)
+        chosen[module] = {key[-1] for key in order[: quota[module]]}
+    return chosen
+
+
+def apply_sample(sessions: Path, modules: Sequence[str], n: int | None, seed: int) -> dict[str, Any] | None:
+    """Mark every mutant outside the sample as skipped, and give back to the pending any mutant of the sample
+    that an earlier, other sample had skipped; with ``n`` None every mutant is in. The sample's description."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    population = _population(sessions, modules)
+    chosen = (choose_sample(population, n, seed) if n is not None
+              else {m: {key[-1] for key in keys} for m, keys in population.items()})
+    for module in modules:
+        with use_db(str(sessions / f"{module}.sqlite"), WorkDB.Mode.open) as work_db:
+            done = {item.job_id: result for item, result in work_db.completed_work_items}
+        skipped = {j for j, r in done.items() if r.worker_outcome == WorkerOutcome.SKIPPED}
+        back = [(j,) for j in skipped & chosen[module]]
+        out = [key[-1] for key in population[module] if key[-1] not in chosen[module] and key[-1] not in skipped]
+        with contextlib.closing(sqlite3.connect(sessions / f"{module}.sqlite")) as con, con:
+            con.executemany("DELETE FROM work_results WHERE job_id = ?", back)
+        if out:
+            with use_db(str(sessions / f"{module}.sqlite"), WorkDB.Mode.open) as work_db:
+                work_db.set_multiple_results(out, WorkResult(worker_outcome=WorkerOutcome.SKIPPED,
+                                                             output=f"{NOT_SAMPLED} (seed {seed}, size {n})"))
+    if n is None:
+        return None
+    return {"size": sum(len(c) for c in chosen.values()), "seed": seed,
+            "method": "stratified by module: each module's share in proportion to its mutants (largest "
+                      "remainders); within a module, the first of its mutants (in source order: line, column, "
+                      "operator, occurrence) shuffled by random.Random(f'{seed}:{module}')",
+            "population": {m: len(keys) for m, keys in population.items()},
+            "sampled": {m: len(chosen[m]) for m in modules}}
 
 
 def _results(db: Path) -> list[dict[str, Any]]:
@@ -333,14 +430,19 @@ def workers(copies: Sequence[Path]) -> Iterator[list[str]]:
 
 def _progress(sessions: Path, modules: Sequence[str], stop: threading.Event, t0: float) -> None:
     while not stop.wait(60):
-        done = sum(_count(sessions / f"{m}.sqlite", "work_results") for m in modules)
-        total = sum(_count(sessions / f"{m}.sqlite", "work_items") for m in modules)
-        print(f"[{(time.monotonic() - t0) / 60:.0f} min] {done}/{total} mutants done, "
+        left = sum(_count(sessions / f"{m}.sqlite", "work_items") - _count(sessions / f"{m}.sqlite", "work_results")
+                   for m in modules)
+        print(f"[{(time.monotonic() - t0) / 60:.0f} min] {left} mutants pending, "
               f"load average {os.getloadavg()[0]:.1f}", flush=True)
 
 
-def run(modules: Sequence[str], n_workers: int, work_dir: Path, sessions: Path, retest: str) -> None:
+def run(modules: Sequence[str], n_workers: int, work_dir: Path, sessions: Path, retest: str,
+        sample: int | None = None, sample_seed: int = 0) -> None:
     log = prepare_sessions(modules, sessions, retest)
+    if sample is None and log.get("sample") and sample_seed >= 0:  # the sessions' sample, unless --all-mutants
+        sample, sample_seed = log["sample"]["size"], log["sample"]["seed"]
+    log["sample"] = apply_sample(sessions, modules, sample, max(sample_seed, 0))
+    _write_log(sessions, log)
     pending = {m: _count(sessions / f"{m}.sqlite", "work_items") - _count(sessions / f"{m}.sqlite", "work_results")
                for m in modules}
     if not any(pending.values()):
@@ -348,7 +450,7 @@ def run(modules: Sequence[str], n_workers: int, work_dir: Path, sessions: Path, 
         return
     copies = make_copies(work_dir, n_workers)
     baseline(copies[0], [m for m in modules if pending[m]])
-    record: dict[str, Any] = {"started": _now(), "command": " ".join(sys.argv), "workers": n_workers,
+    record: dict[str, Any] = {"started": _now(), "command": "python " + " ".join(sys.argv), "workers": n_workers,
                               "mutants_run": sum(pending.values()), "load_average_start": os.getloadavg()}
     t0 = time.monotonic()
     stop = threading.Event()
@@ -428,6 +530,8 @@ def mutants(sessions: Path, modules: Sequence[str]) -> list[dict[str, Any]]:
 def _outcome(result: Any) -> dict[str, Any]:
     if result is None:
         return {"outcome": "pending"}
+    if result.worker_outcome.value == "skipped":
+        return {"outcome": "skipped"}
     marker = _marker(result.output)
     if result.worker_outcome.value != "normal" or marker is None:
         timed_out = result.output == "timeout"
@@ -437,7 +541,8 @@ def _outcome(result: Any) -> dict[str, Any]:
            "seconds": round(sum(marker.get(s, {}).get("seconds", 0) for s in ("check", "tests")), 2),
            "cpu_seconds": marker.get("cpu_seconds")}
     if marker["outcome"] == "killed":
-        row["by"] = marker["check"]["kind"] if marker["stage"] == "check" else marker["tests"]["failed"]
+        row["by"] = {"check": lambda: marker["check"]["kind"], "import": lambda: marker["import"]["error"],
+                     "tests": lambda: marker["tests"]["failed"]}[marker["stage"]]()
     if marker["check"].get("output"):
         row["check_output"] = marker["check"]["output"]
     return row
@@ -448,15 +553,19 @@ def report(sessions: Path = SESSIONS, out: Path = RESULT) -> dict[str, Any]:
     from scripts import mutation_triage as triage
 
     modules = [m for m in SUBJECT if (sessions / f"{m}.sqlite").exists()]
-    rows = mutants(sessions, modules)
+    everything = mutants(sessions, modules)
+    rows = [r for r in everything if r["outcome"] != "skipped"]
     triage.apply(rows, DOCS.read_text(encoding="utf-8"))
     log = _read_log(sessions)
+    population = {m: sum(r["module"] == m for r in everything) for m in modules}
     data = {
         "kind": "manual-bp mutation campaign", "schema": 1,
         "engine": {"name": "cosmic-ray", "version": _version("cosmic-ray"), "parser": f"parso {_version('parso')}",
                    "operators": "all of cosmic-ray's core operators that take no arguments"},
         "date": _now(), "machine": _machine(),
-        "commands": {"campaign": "python scripts/mutation_campaign.py run --workers 2",
+        "population": {"mutants": sum(population.values()), "by_module": population},
+        "sample": log.get("sample"),
+        "commands": {"campaign": [run["command"] for run in log["runs"]],
                      "check_stage": "python " + " ".join(CHECK),
                      "tests_stage": "python " + " ".join(PYTEST) + " FILES",
                      "tests_per_module": {m: list(TESTS[m]) for m in modules},
@@ -471,7 +580,7 @@ def report(sessions: Path = SESSIONS, out: Path = RESULT) -> dict[str, Any]:
     total = data["total"]
     print(f"{total['mutants']} mutants: {total['killed_by_check']} killed by check, {total['killed_by_tests']} by "
           f"the tests, {total['survived']} survived ({total['untriaged']} untriaged), {total['timed_out']} timed out, "
-          f"{total['errors']} errors, {total['pending']} pending → {out.relative_to(ROOT)}")
+          f"{total['errors']} errors, {total['pending']} pending → {out}")
     return data
 
 
@@ -503,6 +612,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "manual-bp-mutation",
                    help="where the workers' copies of the working tree go")
     p.add_argument("--sessions", type=Path, default=SESSIONS, help="the sessions' directory")
+    p.add_argument("--sample", type=int, default=None, metavar="N",
+                   help="run a seeded random sample of N mutants, stratified by module (default: every mutant)")
+    p.add_argument("--sample-seed", type=int, default=0, metavar="S", help="the sample's seed (default 0)")
+    p.add_argument("--all-mutants", action="store_true",
+                   help="drop the sessions' sample: every mutant (without it, and without --sample, a run keeps "
+                        "the sample the sessions were last given, e.g. for --retest survivors)")
     p = sub.add_parser("report", help="write the JSON from the sessions")
     p.add_argument("--sessions", type=Path, default=SESSIONS)
     p = sub.add_parser("kill", help="(run by cosmic-ray in a worker's copy) check, then the module's tests")
@@ -520,9 +635,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     modules = [m.strip() for m in args.modules.split(",") if m.strip()]
     unknown = sorted(set(modules) - set(SUBJECT))
-    if unknown or args.workers < 1:
-        parser.error(f"unknown modules {unknown}" if unknown else "--workers must be ≥ 1")
-    run([m for m in SUBJECT if m in modules], args.workers, args.work_dir, args.sessions, args.retest)
+    if unknown or args.workers < 1 or (args.sample is not None and args.sample < 1):
+        parser.error(f"unknown modules {unknown}" if unknown else "--workers and --sample must be ≥ 1")
+    if args.all_mutants and args.sample is not None:
+        parser.error("--all-mutants and --sample exclude each other")
+    run([m for m in SUBJECT if m in modules], args.workers, args.work_dir, args.sessions, args.retest,
+        args.sample, -1 if args.all_mutants else args.sample_seed)
     return 0
 
 

@@ -5,8 +5,8 @@ Two sources, both read, never guessed:
 - ``docs/mutations.md``, section "The cosmic-ray campaign": the table of equivalent mutants (a survivor
   of the full selection gets its reason there) and the table of check's survivors on the path of
   ``gradients`` (each a blind spot of check, or equivalent as far as gradients go). A row names its
-  mutants by module, line, operator and occurrence, and quotes the code it changes (`before` → `after`):
-  a row whose line or quote no longer matches the mutant's diff triages nothing.
+  mutants by module, line, operator and occurrence, and quotes the code it changes (`before` → `after`,
+  one or more): a row whose line or quotes no longer match the mutant's diff triages nothing.
 - ``OUT_OF_REACH`` below: the parts of manual_bp that ``manual-bp check manual_bp:gradients`` cannot
   see by design (it calls ``gradients`` with valid inputs and judges the (dW, db) it returns).
 """
@@ -56,10 +56,10 @@ def _cells(line: str) -> list[str]:
     return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
 
 
-def _quoted(cell: str) -> tuple[str, str] | None:
-    """`before` → `after` in a cell, or None."""
-    found = re.search(r"`([^`]*)`\s*→\s*`([^`]*)`", cell)
-    return (found.group(1), found.group(2)) if found else None
+def _quoted(cell: str) -> list[tuple[str, str]] | None:
+    """Every `before` → `after` in a cell (a row may name several mutants of one line), or None."""
+    found = re.findall(r"`([^`]*)`\s*→\s*`([^`]*)`", cell)
+    return found or None
 
 
 def read_tables(docs: str) -> dict[str, list[dict[str, Any]]]:
@@ -90,8 +90,7 @@ def _matches(entry: dict[str, Any], row: dict[str, Any]) -> bool:
     if entry["change"] is None or "diff" not in row:
         return False
     removed, added = _changed_lines(row["diff"])
-    before, after = entry["change"]
-    return before in removed and after in added
+    return any(before in removed and after in added for before, after in entry["change"])
 
 
 def _changed_lines(diff: str) -> tuple[str, str]:
@@ -116,7 +115,7 @@ def apply(rows: list[dict[str, Any]], docs: str) -> None:
             entry = next((e for e in equivalents if _matches(e, row)), None)
             row["triage"] = ({"outcome": "equivalent", "reason": entry["cells"][0]} if entry
                              else {"outcome": "untriaged"})
-        if row["outcome"] == "pending" or (row["outcome"] == KILLED and row["stage"] == "check"):
+        if row["outcome"] == "pending" or (row["outcome"] == KILLED and row["stage"] in ("check", "import")):
             continue
         reach = _out_of_reach(row)
         if reach is not None:
@@ -139,12 +138,14 @@ def _counts(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     n = len(rows)
     by_check = sum(r["outcome"] == KILLED and r["stage"] == "check" for r in rows)
     by_tests = sum(r["outcome"] == KILLED and r["stage"] == "tests" for r in rows)
+    at_import = sum(r["outcome"] == KILLED and r["stage"] == "import" for r in rows)
     survived = [r for r in rows if r["outcome"] == SURVIVED]
     equivalent = sum(r.get("triage", {}).get("outcome") == "equivalent" for r in survived)
     timed_out = sum(r["outcome"] == TIMEOUT for r in rows)
     check_equivalent = sum(r.get("check_triage", {}).get("category") == "equivalent" for r in rows)
     check_reach = sum(r.get("check_triage", {}).get("category") == "out of reach" for r in rows)
-    out = {"mutants": n, "killed_by_check": by_check, "killed_by_tests": by_tests, "survived": len(survived),
+    out = {"mutants": n, "killed_at_import": at_import, "killed_by_check": by_check, "killed_by_tests": by_tests,
+           "survived": len(survived),
            "equivalent": equivalent, "untriaged": len(survived) - equivalent, "timed_out": timed_out,
            "errors": sum(r["outcome"] == "error" for r in rows),
            "pending": sum(r["outcome"] == "pending" for r in rows),
@@ -152,13 +153,15 @@ def _counts(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
                "out_of_reach": check_reach, "equivalent": check_equivalent,
                "by_category": dict(Counter(r["check_triage"]["category"] for r in rows if "check_triage" in r))}}
     if n:
-        out["score_check_alone"] = round(by_check / n, 4)
-        out["score_full_selection"] = round((by_check + by_tests) / n, 4)
+        # a mutant that breaks `import manual_bp` fails every command, check's too: it counts for both scores
+        out["score_check_alone"] = round((at_import + by_check) / n, 4)
+        out["score_full_selection"] = round((at_import + by_check + by_tests) / n, 4)
         if n - equivalent:
-            out["score_full_selection_of_non_equivalent"] = round((by_check + by_tests) / (n - equivalent), 4)
+            out["score_full_selection_of_non_equivalent"] = round(
+                (at_import + by_check + by_tests) / (n - equivalent), 4)
         reachable = n - check_equivalent - check_reach
         if reachable:
-            out["score_check_alone_of_reachable_non_equivalent"] = round(by_check / reachable, 4)
+            out["score_check_alone_of_reachable_non_equivalent"] = round((at_import + by_check) / reachable, 4)
     return out
 
 
