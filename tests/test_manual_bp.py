@@ -285,3 +285,21 @@ def test_sgd_validates_and_follows_the_update_rule() -> None:
         manual_bp.sgd(params, grads, lr=-1.0)
     with pytest.raises(ValueError, match=r"grads\[0\] must have the shapes of layer 1"):
         manual_bp.sgd(params, [(np.ones(2), np.ones(3)), grads[1]], lr=0.1)
+
+
+# --- gaps the cosmic-ray campaign found (docs/mutations.md, "The cosmic-ray campaign") ----------------
+
+def test_softmax_normalises_the_last_axis_of_any_array() -> None:
+    """value's docstring: softmax over the last axis of any array, not only of a (B, n) batch."""
+    rng = np.random.default_rng(5)
+    for shape in [(4,), (2, 3, 4)]:
+        z = rng.normal(size=shape)
+        s = act.value("softmax", z)
+        np.testing.assert_allclose(s.sum(axis=-1), 1.0, rtol=1e-15)
+        np.testing.assert_allclose(s, np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True), rtol=1e-14)
+
+
+@pytest.mark.parametrize("module", [act, losses])
+def test_an_unhashable_name_gets_the_list_of_valid_names(module) -> None:
+    with pytest.raises(ValueError, match="expected one of"):
+        module.get(["relu"])
