@@ -303,3 +303,16 @@ def test_softmax_normalises_the_last_axis_of_any_array() -> None:
 def test_an_unhashable_name_gets_the_list_of_valid_names(module) -> None:
     with pytest.raises(ValueError, match="expected one of"):
         module.get(["relu"])
+
+
+def test_cross_entropy_gradient_rows_sum_to_zero_for_any_targets() -> None:
+    """J(a + c) = J(a) for a constant c added to a row of logits, whatever the targets' sum: so each row
+    of ∂J/∂a = (softmax(a) Σ_j y_j − y)/B sums to 0, also for targets off the unit sum (which the
+    contract's slack admits, and which dividing by Σ_j y_j instead of multiplying gets wrong)."""
+    rng = np.random.default_rng(6)
+    a = rng.normal(size=(3, 4))
+    for total in (1.0 + 1e-9, 0.5, 3.0):
+        y = rng.random(size=a.shape)
+        y *= total / y.sum(axis=1, keepdims=True)
+        grad = losses.get("cross_entropy").gradient(a, y)
+        np.testing.assert_allclose(grad.sum(axis=1), 0.0, atol=1e-15)
