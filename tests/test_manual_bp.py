@@ -316,3 +316,19 @@ def test_cross_entropy_gradient_rows_sum_to_zero_for_any_targets() -> None:
         y *= total / y.sum(axis=1, keepdims=True)
         grad = losses.get("cross_entropy").gradient(a, y)
         np.testing.assert_allclose(grad.sum(axis=1), 0.0, atol=1e-15)
+
+
+@pytest.mark.parametrize("lr", [0.0, -0.5, float("nan"), float("inf")])
+def test_sgd_rejects_a_step_size_that_is_not_a_positive_number(lr: float) -> None:
+    params, _, _ = _net()
+    grads = [(np.ones_like(W), np.ones_like(b)) for W, b in params]
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+        manual_bp.sgd(params, grads, lr=lr)
+
+
+def test_train_takes_zero_steps_and_rejects_negative_ones() -> None:
+    params, x, y = _net()
+    result = manual_bp.train(params, x, y, ["tanh", "identity"], "mse", lr=0.1, steps=0)
+    assert result.params is params and len(result.losses) == 1  # J of the untouched params, and nothing else
+    with pytest.raises(ValueError, match="steps must be an integer ≥ 0"):
+        manual_bp.train(params, x, y, ["tanh", "identity"], "mse", lr=0.1, steps=-1)
