@@ -134,8 +134,10 @@ def _first_failure(pytest_output: str) -> str | None:
 
 def kill(module: str) -> int:
     """Check, then (only if check passes) the module's tests; prints the verdict after MARKER.
-    Exit status 1: killed or timed out (the engine's "killed"); 0: survived; 3: a stage that could
-    not run (pytest's usage errors), which must never count as a kill."""
+    Exit status 1: killed or timed out (the engine's "killed"); 0: survived. Any non-zero exit of
+    pytest kills: failures (1), and a run the mutant stopped from starting (2: collection, 3 and 4: a
+    conftest that no longer imports, e.g. a SyntaxWarning made an error), since ``baseline`` ran the
+    same command on the unmutated code and it passed."""
     result: dict[str, Any] = {"module": module}
     with tempfile.TemporaryDirectory(prefix="mutant-") as tmp:
         verdict_path = Path(tmp, "verdict.json")
@@ -167,16 +169,16 @@ def kill(module: str) -> int:
         tail = out[-1500:]
         if status is None:
             result["outcome"], result["stage"] = "timeout", "tests"
-        elif status in (0, 1, 2):  # 2: collection failed (an import error the mutant caused)
-            result["outcome"], result["stage"] = ("survived", None) if status == 0 else ("killed", "tests")
         else:
-            result["outcome"], result["stage"] = "error", "tests"
+            result["outcome"], result["stage"] = ("survived", None) if status == 0 else ("killed", "tests")
+            if status not in (0, 1):  # no test failed: the run did not start; say why
+                result["tests"]["failed"] = f"pytest exit {status}: " + (out.strip().splitlines() or ["?"])[-1][:200]
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     result["cpu_seconds"] = round(children.ru_utime + children.ru_stime, 2)
     if result["outcome"] != "survived":
         print(tail)
     print(MARKER, json.dumps(result))
-    return {"survived": 0, "error": 3}.get(result["outcome"], 1)
+    return 0 if result["outcome"] == "survived" else 1
 
 
 # --- the worker: cosmic-ray's own HTTP handler, on the loopback interface only ------------------------

@@ -26,6 +26,7 @@ OUT_OF_REACH: tuple[tuple[str, str, str], ...] = (
                          "of manual_bp.gradients"),
     ("losses", r"_half_sse|_mse|_cross_entropy|_bce|_huber|_l1",
      "a loss value J: check judges gradients, not J (loss_value is outside its reach by design)"),
+    ("losses", r"get", "the public lookup by name: gradients reads the LOSSES table directly"),
     ("network", r"forward|Network\.forward|loss_value|Network\.loss_value|backward|Network\.backward"
                 r"|Network\.(__repr__|__eq__|__hash__|_structure)|Trace|Backward",
      "not what gradients returns: forward's trace, the deltas of backward, J, or how a Network prints and compares"),
