@@ -332,3 +332,14 @@ def test_train_takes_zero_steps_and_rejects_negative_ones() -> None:
     assert result.params is params and len(result.losses) == 1  # J of the untouched params, and nothing else
     with pytest.raises(ValueError, match="steps must be an integer ≥ 0"):
         manual_bp.train(params, x, y, ["tanh", "identity"], "mse", lr=0.1, steps=-1)
+
+
+@pytest.mark.parametrize("which", ["dW", "db"])
+@pytest.mark.parametrize("extra", [-1, 1])
+def test_sgd_names_a_gradient_of_the_wrong_shape(which: str, extra: int) -> None:
+    params, _, _ = _net()
+    grads = [(np.ones_like(W), np.ones_like(b)) for W, b in params]
+    dW, db = grads[0]
+    grads[0] = (np.ones((dW.shape[0] + extra, dW.shape[1])), db) if which == "dW" else (dW, np.ones(db.size + extra))
+    with pytest.raises(ValueError, match=r"grads\[0\] must have the shapes of layer 1"):
+        manual_bp.sgd(params, grads, lr=0.1)
