@@ -343,3 +343,22 @@ def test_sgd_names_a_gradient_of_the_wrong_shape(which: str, extra: int) -> None
     grads[0] = (np.ones((dW.shape[0] + extra, dW.shape[1])), db) if which == "dW" else (dW, np.ones(db.size + extra))
     with pytest.raises(ValueError, match=r"grads\[0\] must have the shapes of layer 1"):
         manual_bp.sgd(params, grads, lr=0.1)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_softmax_jacobian_of_a_batch_is_block_diagonal(batch: int) -> None:
+    """∂a/∂z of a softmax batch: one block diag(s) − s sᵀ per row, zeros elsewhere; a batch of one too."""
+    z = np.random.default_rng(7).normal(size=(batch, 4))
+    got = manual_bp.jacobians.activation_jacobian("softmax", z)
+    want = np.zeros((4 * batch, 4 * batch))
+    for i in range(batch):
+        want[4 * i:4 * i + 4, 4 * i:4 * i + 4] = manual_bp.jacobians.softmax_jacobian(z[i])
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("cut", [(0, -1), (-1, 0), (0, 1)])
+def test_chain_rule_names_a_jacobian_of_the_wrong_shape(cut: tuple[int, int]) -> None:
+    grad_y, x_shape = np.ones((2, 3)), (2, 2)
+    jacobian = np.ones((grad_y.size + cut[0], 4 + cut[1]))
+    with pytest.raises(ValueError, match=r"jacobian must have shape \(6, 4\)"):
+        manual_bp.jacobians.chain_rule(jacobian, grad_y, x_shape)
