@@ -362,3 +362,10 @@ def test_chain_rule_names_a_jacobian_of_the_wrong_shape(cut: tuple[int, int]) ->
     jacobian = np.ones((grad_y.size + cut[0], 4 + cut[1]))
     with pytest.raises(ValueError, match=r"jacobian must have shape \(6, 4\)"):
         manual_bp.jacobians.chain_rule(jacobian, grad_y, x_shape)
+
+
+def test_unflatten_takes_only_a_vector() -> None:
+    """unflatten inverts flatten: it takes a vector, never a matrix that happens to have the size."""
+    with pytest.raises(ValueError, match=r"v must be a vector of 6 entries for shape \(3, 2\)"):
+        manual_bp.jacobians.unflatten(np.ones((2, 3)), (3, 2))
+    np.testing.assert_array_equal(manual_bp.jacobians.unflatten(np.arange(6.0), (3, 2)), np.arange(6.0).reshape(3, 2))
