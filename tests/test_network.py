@@ -254,3 +254,57 @@ def test_huge_finite_entries_pass_the_finiteness_probes(n: int) -> None:
     assert (size <= validate._TINY_CALL) == (n == 1)
     grads = net.gradients(params, x, y)
     assert all(np.all(np.isfinite(g)) for layer in grads for g in layer)
+
+
+# --- gaps the cosmic-ray campaign found (docs/mutations.md, "The cosmic-ray campaign") ----------------
+
+@pytest.mark.parametrize("n", [1, 60, 9000])  # each finiteness probe: Python sum, isfinite joined, Σ v²
+def test_every_finiteness_probe_finds_a_non_finite_entry(n: int) -> None:
+    net = Network((2, n, 1), ("tanh", "identity"), "half_sse", "float64")
+    rng = np.random.default_rng(5)
+    params = [(rng.normal(size=(n, 2)), rng.normal(size=n)), (rng.normal(size=(1, n)), np.zeros(1))]
+    x, y = rng.normal(size=(2, 2)), np.zeros((2, 1))
+    size = sum(a.size for layer in params for a in layer) + x.size + y.size
+    probe = 0 if size <= validate._TINY_CALL else 1 if size <= validate._SMALL_CALL else 2
+    assert probe == [1, 60, 9000].index(n)
+    x[1, 0] = np.nan
+    with pytest.raises(ValueError, match=r"x must be finite, got 1 non-finite"):
+        net.gradients(params, x, y)
+
+
+def test_a_layer_that_is_not_a_pair_is_named_at_every_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(network_module, "_NETWORKS", {})
+    rng = np.random.default_rng(6)
+    W, b = rng.normal(size=(1, 2)), rng.normal(size=1)
+    x, y = rng.normal(size=(3, 2)), rng.normal(size=(3, 1))
+    pattern = r"params\[0\] \(layer 1\) must be a \(W, b\) pair"
+    with pytest.raises(TypeError, match=pattern):
+        manual_bp.gradients([(W, b, b)], x, y, ["tanh"], "mse")
+    with pytest.raises(TypeError, match=pattern):
+        manual_bp.forward([(W, b, b)], x, ["tanh"])
+    with pytest.raises(TypeError, match=pattern):
+        Network((2, 1), ["tanh"], "mse", "float64").gradients([(W, b, b)], x, y)
+
+
+def test_a_zero_width_is_named_with_its_layer() -> None:
+    rng = np.random.default_rng(7)
+    params = [(rng.normal(size=(3, 2)), rng.normal(size=3)), (np.ones((0, 3)), np.ones(0))]
+    with pytest.raises(ValueError, match=r"params\[1\]\[0\] \(W⁽2⁾\) has a zero width: shape \(0, 3\)"):
+        manual_bp.forward(params, rng.normal(size=(4, 2)), ["tanh", "identity"])
+
+
+def test_a_smaller_W_is_named_not_broadcast() -> None:
+    net = Network((2, 3, 1), ("tanh", "identity"), "mse", "float64")
+    rng = np.random.default_rng(8)
+    params = [(rng.normal(size=(3, 1)), rng.normal(size=3)), (rng.normal(size=(1, 3)), rng.normal(size=1))]
+    with pytest.raises(ValueError, match=r"params\[0\]\[0\] \(W⁽1⁾\) must have shape \(3, 2\)"):
+        net.gradients(params, rng.normal(size=(4, 2)), rng.normal(size=(4, 1)))
+
+
+def test_a_wide_input_gets_the_error_of_what_is_wrong() -> None:
+    """Widths above 256 are ints that Python does not share: compared by value, a right x is never blamed."""
+    net = Network((300, 1), ("identity",), "mse", "float64")
+    rng = np.random.default_rng(9)
+    params = [(rng.normal(size=(1, 300)), rng.normal(size=1))]
+    with pytest.raises(TypeError, match=r"y must have dtype float64, the Network's, got float32"):
+        net.gradients(params, rng.normal(size=(2, 300)), np.zeros((2, 1), np.float32))
