@@ -286,10 +286,21 @@ def test_a_layer_that_is_not_a_pair_is_named_at_every_entry(monkeypatch: pytest.
         Network((2, 1), ["tanh"], "mse", "float64").gradients([(W, b, b)], x, y)
 
 
-def test_a_zero_width_is_named_with_its_layer() -> None:
+@pytest.mark.parametrize(("layer2", "pattern"), [
+    ((np.ones((0, 3)), np.ones(0)), r"params\[1\]\[0\] \(W⁽2⁾\) has a zero width: shape \(0, 3\)"),
+    ((np.ones((2, 4)), np.ones(2)), r"params\[1\]\[0\] \(W⁽2⁾\) must have 3 columns to follow W⁽1⁾"),
+    ((np.ones((2, 3)), np.ones(3)), r"params\[1\]\[1\] \(b⁽2⁾\) must have shape \(2,\) to match W⁽2⁾"),
+    (None, r"params\[0\]\[1\] \(b⁽1⁾\) must have shape \(3,\) to match W⁽1⁾"),
+])
+def test_a_bad_layer_is_named_with_its_index(layer2: tuple | None, pattern: str) -> None:
+    """The contract's functions (here forward) name the layer: params[l−1] and W⁽ˡ⁾, for l = 1 and 2."""
     rng = np.random.default_rng(7)
-    params = [(rng.normal(size=(3, 2)), rng.normal(size=3)), (np.ones((0, 3)), np.ones(0))]
-    with pytest.raises(ValueError, match=r"params\[1\]\[0\] \(W⁽2⁾\) has a zero width: shape \(0, 3\)"):
+    params = [(rng.normal(size=(3, 2)), rng.normal(size=3)), (np.ones((2, 3)), np.ones(2))]
+    if layer2 is None:
+        params[0] = (params[0][0], np.ones(4))
+    else:
+        params[1] = layer2
+    with pytest.raises(ValueError, match=pattern):
         manual_bp.forward(params, rng.normal(size=(4, 2)), ["tanh", "identity"])
 
 
