@@ -319,3 +319,10 @@ def test_a_wide_input_gets_the_error_of_what_is_wrong() -> None:
     params = [(rng.normal(size=(1, 300)), rng.normal(size=1))]
     with pytest.raises(TypeError, match=r"y must have dtype float64, the Network's, got float32"):
         net.gradients(params, rng.normal(size=(2, 300)), np.zeros((2, 1), np.float32))
+
+
+def test_an_x_of_the_wrong_width_is_named_beside_W1() -> None:
+    rng = np.random.default_rng(10)
+    params = [(rng.normal(size=(3, 2)), rng.normal(size=3))]
+    with pytest.raises(ValueError, match=r"x must have shape \(B, 2\) to match W⁽¹⁾ of shape \(3, 2\), got \(4, 3\)"):
+        manual_bp.forward(params, rng.normal(size=(4, 3)), ["tanh"])
