@@ -7,7 +7,7 @@ Profiles (select with ``--hypothesis-profile NAME``; the README's test command u
 | ``dev`` | 20 | quick local runs (the default without the flag) |
 | ``ci`` | 60, derandomized | the README's test command and .ci/run: the same examples every run |
 | ``thorough`` | 2000 | long runs, e.g. ``pytest -n auto --hypothesis-profile thorough`` |
-| ``mutation`` | 20, derandomized, no example database | the test stage of scripts/mutation_campaign.py: once per mutant, so short, and the same examples for every mutant |
+| ``mutation`` | 20, derandomized, no database | scripts/mutation_campaign.py's tests: the same examples per mutant |
 
 No deadline (a jit compile or a long-double ground truth would trip one), and a failure prints the
 reproduction blob (``@reproduce_failure``). ``--bp-report DIR`` writes the accuracy report of the
