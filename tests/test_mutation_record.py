@@ -1,0 +1,83 @@
+"""The record of the cosmic-ray campaign (benchmarks/results/mutation.json) and its triage
+(docs/mutations.md) agree: every survivor has a reason, read from the docs as the campaign reads it,
+and no row of the docs' tables is stale. Reads two files; runs no mutant."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scripts import mutation_campaign as campaign
+from scripts import mutation_triage as triage
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECK_CATEGORIES = {"blind spot", "equivalent for gradients"}
+
+
+@pytest.fixture(scope="module")
+def record() -> dict:
+    return json.loads((ROOT / "benchmarks/results/mutation.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def tables() -> dict:
+    return triage.read_tables((ROOT / "docs/mutations.md").read_text(encoding="utf-8"))
+
+
+def test_the_triage_tables_parse(tables: dict) -> None:
+    assert set(tables) == {triage.EQUIVALENT_TABLE, triage.GRADIENT_PATH_TABLE}
+    for heading, rows in tables.items():
+        assert rows, heading
+        for row in rows:
+            assert row["module"] in campaign.SUBJECT, row
+            assert row["mutants"], f"{heading}: a row that names no mutant: {row}"
+            assert row["change"] is not None, f"{heading}: a row without `before` → `after`: {row}"
+            assert all(cell for cell in row["cells"]), f"{heading}: an empty reason: {row}"
+            if heading == triage.GRADIENT_PATH_TABLE:
+                assert row["cells"][0] in CHECK_CATEGORIES, row
+
+
+def _again(rows: list[dict]) -> list[dict]:
+    """The rows as the campaign's report triages them, from the docs as they are now."""
+    fresh = [{k: v for k, v in r.items() if k not in ("triage", "check_triage")} for r in rows]
+    triage.apply(fresh, (ROOT / "docs/mutations.md").read_text(encoding="utf-8"))
+    return fresh
+
+
+def test_every_survivor_has_the_triage_the_docs_give_it(record: dict) -> None:
+    survivors = record["survivors"]
+    assert len(survivors) == record["total"]["survived"]
+    assert record["total"]["untriaged"] == 0
+    for stored, fresh in zip(survivors, _again(survivors), strict=True):
+        assert fresh["triage"]["outcome"] == "equivalent", f"untriaged survivor: {stored['diff']}"
+        assert fresh["triage"] == stored["triage"], stored["diff"]
+
+
+def test_every_mutant_check_leaves_alive_on_its_path_has_a_reason(record: dict) -> None:
+    check_survivors = record["check_survivors"]
+    fresh = _again(check_survivors)
+    for stored, again in zip(check_survivors, fresh, strict=True):
+        assert again["check_triage"]["category"] in {"equivalent", *CHECK_CATEGORIES}, stored["diff"]
+        assert again["check_triage"] == stored["check_triage"], stored["diff"]
+
+
+def test_no_row_of_the_docs_triages_nothing(record: dict, tables: dict) -> None:
+    rows = record["check_survivors"] + record["survivors"]
+    for heading, entries in tables.items():
+        for entry in entries:
+            assert any(triage._matches(entry, r) for r in rows), f"{heading}: a stale row: {entry}"
+
+
+def test_the_totals_add_up(record: dict) -> None:
+    total, columns = record["total"], record["mutants"]["columns"]
+    rows = [dict(zip(columns, r, strict=True)) for r in record["mutants"]["rows"]]
+    expected = record["sample"]["size"] if record["sample"] else record["population"]["mutants"]
+    assert len(rows) == total["mutants"] == expected
+    outcome = [(r["outcome"], r["stage"]) for r in rows]
+    assert outcome.count(("killed", "import")) == total["killed_at_import"]
+    assert outcome.count(("killed", "check")) == total["killed_by_check"]
+    assert outcome.count(("killed", "tests")) == total["killed_by_tests"]
+    assert [o for o, _ in outcome].count("survived") == total["survived"]
+    assert total["pending"] == total["errors"] == 0
