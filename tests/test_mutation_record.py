@@ -81,3 +81,16 @@ def test_the_totals_add_up(record: dict) -> None:
     assert outcome.count(("killed", "tests")) == total["killed_by_tests"]
     assert [o for o, _ in outcome].count("survived") == total["survived"]
     assert total["pending"] == total["errors"] == 0
+
+
+def test_the_sample_is_stratified_and_a_larger_one_keeps_a_smaller_one() -> None:
+    sizes = {"network": 151, "activations": 720, "losses": 376, "_validate": 894}
+    quota = campaign.allocate(sizes, 300)
+    assert sum(quota.values()) == 300
+    assert all(abs(quota[m] - 300 * k / sum(sizes.values())) < 1 for m, k in sizes.items())
+    population = {m: [(line, 0, "op", 0, f"{m}-{line}") for line in range(k)] for m, k in sizes.items()}
+    small, large = campaign.choose_sample(population, 300, 0), campaign.choose_sample(population, 400, 0)
+    assert {m: len(ids) for m, ids in small.items()} == quota
+    assert all(small[m] <= large[m] for m in sizes)
+    assert campaign.choose_sample(population, 300, 1) != small  # the seed matters
+    assert campaign.allocate({"a": 2, "b": 1}, 10) == {"a": 2, "b": 1}  # never more than a module has
