@@ -29,7 +29,8 @@ import numpy as np
 
 from bpcheck.layers.cases import LayerCase, make_layer_case
 from bpcheck.layers.tolerance import LayerAnalysis, analyse
-from bpcheck.tolerance import abs_error, compare_arrays, tolerance, unit_roundoff
+from bpcheck.report import measurement as msr
+from bpcheck.tolerance import abs_error, compare_arrays, tolerance
 
 KINDS: tuple[str, ...] = ("conv2d", "max_pool", "batchnorm", "layernorm", "dropout")
 # Per kind: a small shape, a shape at a corner of the kind, a mid-sized one (the quick sweep runs the first).
@@ -54,7 +55,7 @@ LAYER_LARGE: dict[str, dict[str, Any]] = {
     "dropout": {"N": 75, "D": 70, "p": 0.5},
 }
 BACKENDS: tuple[str, ...] = ("manual_bp", "torch", "jax", "finite_diff")
-REFERENCES: tuple[str, ...] = ("torch", "jax")
+REFERENCES = msr.REFERENCES
 _KEY = 7_000  # keeps the layer cases' random streams apart from the network sweep's
 
 
@@ -181,10 +182,6 @@ def figures(G: dict[str, np.ndarray], T: dict[str, np.ndarray], analysis: LayerA
     return out
 
 
-def _one_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
-
-
 def measure(kind: str, s: int, dtype: str, *, sweep: str, seed: int, device: str = "cpu",
             allow_tf32: bool = False, backends: Sequence[str] = BACKENDS,
             skip: dict[str, str] | None = None) -> dict[str, Any]:
@@ -201,7 +198,7 @@ def measure(kind: str, s: int, dtype: str, *, sweep: str, seed: int, device: str
         T = {"out": np.asarray(out), **grads}
         analysis = analyse(case)
     except Exception as exc:  # the truth failed: nothing can be measured
-        return record | {"status": "error", "message": f"ground truth: {_one_line(exc)}", "backends": {},
+        return record | {"status": "error", "message": f"ground truth: {msr.one_line(exc)}", "backends": {},
                          "agreement": {}}
     record["scale"] = max(_scale(t) for t in T.values())
     record["resolution"] = analysis.resolution
@@ -217,22 +214,13 @@ def measure(kind: str, s: int, dtype: str, *, sweep: str, seed: int, device: str
         try:
             results[backend] = _compute(backend, case, device, allow_tf32)
         except Exception as exc:
-            entries[backend] = {"status": "error", "message": _one_line(exc)}
+            entries[backend] = {"status": "error", "message": msr.one_line(exc)}
             continue
         model = None if backend == "finite_diff" else analysis
         entries[backend] = {"status": "ok", **figures(results[backend], T, model, 0.0, relative=True)}
     record["backends"] = entries
-    agreement: dict[str, Any] = {}
-    for ref in REFERENCES:
-        if ref not in entries or "manual_bp" not in entries:
-            continue
-        if "manual_bp" not in results or ref not in results:
-            why = [f"{b} {entries[b]['status']}" for b in ("manual_bp", ref) if b not in results]
-            agreement[ref] = {"status": "skipped", "reason": ", ".join(why)}
-            continue
-        u_ref = unit_roundoff(case.dtype)
-        fig = figures(results["manual_bp"], results[ref], analysis, u_ref, relative=False)
-        agreement[ref] = {"status": "ok", **fig, "u_ref": u_ref, "agree": bool(fig["margin"] <= 1.0)}
+    agreement = msr.agreement(results, entries, case.dtype, device, allow_tf32,
+                              lambda mine, theirs, u_ref: figures(mine, theirs, analysis, u_ref, relative=False))
     record["agreement"] = agreement
     return record
 
