@@ -7,11 +7,12 @@
    don't count. Medians of ``--repeats`` pairs, in one process (imports warm); with the candidate in
    the supervised worker process (the default) and, in the same loop, in this process
    (``isolate=False``): the ratio of the two is the cost of isolation.
-2. The time split of one 600-example check (``--profile``, cProfile, so every part runs slower than
-   unprofiled; the shares are what counts): Hypothesis' engine (its own code), the tolerance analysis
-   (bpcheck.tolerance and its elementwise rules), the worker (the supervisor's pickling, pipe writes and
-   waits: the candidate's two calls and the transfers, as far as they are not overlapped with the
-   analysis), and the rest (drawing the cases' values, judging, bookkeeping).
+2. The time split of one 600-example check (cProfile, so every part runs slower than unprofiled; the
+   shares are what counts), by the file of each function's own time (a builtin's, such as a NumPy
+   reduction or a pipe write, goes to its caller's file): drawing the cases (Hypothesis' engine, the
+   strategies, the values drawn by bpcheck.cases), the analysis (bpcheck.tolerance and its elementwise
+   rules), judging, the worker (the supervisor's pickling, pipe writes and waits: the candidate's two
+   calls and the transfers, as far as they are not overlapped with the analysis), and the rest.
 3. Wall time of whole commands, imports included, each in a fresh process, median of
    ``--command-repeats``: `manual-bp check manual_bp:gradients` (default 500 examples); the same on a
    partial implementation (examples/sigmoid_only/fixed.py: sigmoid and half_sse, found by the probe);
@@ -71,9 +72,11 @@ def margin_rate(repeats: int) -> dict[str, Any]:
     return out
 
 
-PARTS = (("hypothesis", ("/hypothesis/",)),
-         ("analysis", ("bpcheck/tolerance.py", "bpcheck/_elementwise.py")),
-         ("worker", ("bpcheck/isolation/", "multiprocessing/connection.py", "multiprocessing/reduction.py")))
+PARTS = (("drawing (Hypothesis, the cases' values)", ("/hypothesis/", "bpcheck/strategies.py", "bpcheck/cases.py")),
+         ("analysis (the tolerance model)", ("bpcheck/tolerance.py", "bpcheck/_elementwise.py")),
+         ("judging", ("bpcheck/check/judge.py", "bpcheck/check/layout.py")),
+         ("worker (transfers, waits)", ("bpcheck/isolation/", "multiprocessing/connection.py",
+                                       "multiprocessing/reduction.py", "/selectors.py")))
 
 
 def time_split(examples: int = 600) -> dict[str, Any]:
@@ -96,7 +99,7 @@ def time_split(examples: int = 600) -> dict[str, Any]:
     totals = {name: 0.0 for name, _ in PARTS} | {"other": 0.0}
     for (filename, _line, func), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
         where = filename.replace("\\", "/")
-        if filename == "~":   # a builtin: attributed to the file of its caller below
+        if filename == "~" or "/numpy/" in filename:   # a builtin or NumPy's own: its caller's file
             where = _caller_file(stats, (filename, _line, func))
         part = next((name for name, marks in PARTS if any(m in where for m in marks)), "other")
         totals[part] += tottime
@@ -106,12 +109,16 @@ def time_split(examples: int = 600) -> dict[str, Any]:
 
 
 def _caller_file(stats: Any, key: tuple[str, int, str]) -> str:
-    """The file of the caller that spent most time in a builtin (select, recv, a NumPy ufunc...)."""
-    callers = stats.stats[key][4]
-    if not callers:
-        return "~"
-    best = max(callers.items(), key=lambda item: item[1][3] if len(item[1]) > 3 else 0.0)
-    return best[0][0]
+    """The file that spent a builtin's or a NumPy wrapper's time: the caller that spent most in it,
+    followed up through NumPy's own Python frames (np.sum → _wrapreduction → ufunc.reduce)."""
+    for _ in range(6):
+        callers = stats.stats[key][4]
+        if not callers:
+            return key[0]
+        key = max(callers.items(), key=lambda item: item[1][3] if len(item[1]) > 3 else 0.0)[0]
+        if key[0] != "~" and "/numpy/" not in key[0]:
+            return key[0]
+    return key[0]
 
 
 def command_times(repeats: int) -> dict[str, Any]:
