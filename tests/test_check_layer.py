@@ -85,7 +85,8 @@ def test_the_examples_layers_through_the_command_line(tmp_path: Path, kind: str,
     shutil.copy(ROOT / "examples" / "layers" / "buggy.py", work / "mine.py")
     targets = [f"mine.py:{f}" for f in functions]
     out, repro = tmp_path / "v.json", tmp_path / "r.py"
-    failed = _cli(kind, *targets, "--examples", "40", "--json", str(out), "--repro", str(repro), cwd=work)
+    failed = _cli(kind, *targets, "--examples", "40", "--references", "ground_truth", "--json", str(out),
+                  "--repro", str(repro), cwd=work)
     assert failed.returncode == 1, failed.stdout + failed.stderr
     verdict = json.loads(out.read_text())
     assert verdict["verdict"] == "fail" and verdict["layer"] == kind

@@ -109,7 +109,8 @@ IDS = [s.name for s in STYLES]
 def _cli(style: Style, which: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess, dict[str, Any]]:
     out = tmp_path / f"{which}.json"
     proc = subprocess.run([MANUAL_BP, "check", f"examples/{style.name}/{which}.py:gradients", *style.flags(),
-                           "--examples", str(EXAMPLES), "--json", str(out), "--repro", str(tmp_path / "repro.py")],
+                           "--examples", str(EXAMPLES), "--references", "ground_truth", "--json", str(out),
+                           "--repro", str(tmp_path / "repro.py")],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
     return proc, json.loads(out.read_text())

@@ -61,13 +61,16 @@ def load_baseline(path: str | Path) -> dict[str, Any]:
         raise UsageError(f"baseline {str(path)!r} is not valid JSON{where}") from None
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
         raise UsageError(f"baseline {str(path)!r} is not a manual-bp report: it has no \"cases\" list")
+    if not isinstance(data.get("layers", []), list):
+        raise UsageError(f"baseline {str(path)!r} is not a manual-bp report: its \"layers\" is not a list")
     seen: set[str] = set()
-    for i, case in enumerate(data["cases"]):
-        if not isinstance(case, dict) or not isinstance(case.get("id"), str):
-            raise UsageError(f"baseline {str(path)!r} is not a manual-bp report: case {i} has no string \"id\"")
-        if case["id"] in seen:
-            raise UsageError(f"baseline {str(path)!r} has the case id {case['id']!r} twice")
-        seen.add(case["id"])
+    for where, records in (("case", data["cases"]), ("layer case", data.get("layers", []))):
+        for i, case in enumerate(records):
+            if not isinstance(case, dict) or not isinstance(case.get("id"), str):
+                raise UsageError(f"baseline {str(path)!r} is not a manual-bp report: {where} {i} has no string \"id\"")
+            if case["id"] in seen:
+                raise UsageError(f"baseline {str(path)!r} has the case id {case['id']!r} twice")
+            seen.add(case["id"])
     return data
 
 
@@ -124,7 +127,7 @@ def environment_changes(old: Any, new: dict[str, Any]) -> list[dict[str, Any]]:
             for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
 
-DEFINITION_KEYS = ("sweep", "seed", "activations", "losses", "dtypes", "shapes", "pairing")
+DEFINITION_KEYS = ("sweep", "seed", "activations", "losses", "dtypes", "shapes", "pairing", "layers")
 
 
 def _definition(environment: Any) -> dict[str, Any]:
@@ -160,12 +163,15 @@ def _same_inputs(old: dict[str, Any], new: dict[str, Any], strict: bool) -> bool
 
 
 def compare(baseline: dict[str, Any], cases: list[dict[str, Any]], environment: dict[str, Any],
-            path: str, *, different_sweep: bool = False) -> dict[str, Any]:
-    """Regressions, unmatched cases and environment changes of ``cases`` against ``baseline``.
+            path: str, *, different_sweep: bool = False, layers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Regressions, unmatched cases and environment changes of ``cases`` (and of the layers section's
+    records ``layers``, matched with the baseline's ``"layers"`` the same way) against ``baseline``.
 
     ``different_sweep``: the definitions differ (allowed by the caller), so a case is compared only when
     both sides have an input digest and it is the same.
     """
+    cases = [*cases, *(layers or [])]
+    baseline = {**baseline, "cases": [*baseline["cases"], *baseline.get("layers", [])]}
     old_by_id = {c["id"]: c for c in baseline["cases"]}
     new_ids = {c["id"] for c in cases}
     regressions = []

@@ -51,7 +51,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--activations", type=_names, metavar="A,B", help="only these activations")
     parser.add_argument("--losses", type=_names, metavar="L,M", help="only these losses")
     parser.add_argument("--dtypes", type=_names, metavar="D,E", help="only these dtypes")
+    parser.add_argument("--layers", type=_layer_names, metavar="K,L|none",
+                        help="the layers section's kinds (default all: conv2d, max_pool, batchnorm, layernorm, "
+                             "dropout); none leaves the section out")
     parser.set_defaults(run=main)
+
+
+def _layer_names(text: str) -> list[str]:
+    names = _names(text)
+    return [] if names == ["none"] else names
 
 
 def main(args: argparse.Namespace) -> int:
@@ -61,9 +69,11 @@ def main(args: argparse.Namespace) -> int:
                         seed=args.seed, device=args.device, allow_tf32=args.allow_tf32,
                         plots=not args.no_plots, activations=args.activations, losses=args.losses,
                         dtypes=args.dtypes, progress=sys.stderr.isatty(), jax_cache=args.jax_cache,
-                        allow_different_sweep=args.allow_different_sweep)
+                        allow_different_sweep=args.allow_different_sweep, layers=args.layers)
     s = result.report["summary"]
-    say(f"manual-bp report: {s['verdict']} — {s['cases']} cases, {len(s['disagreements'])} disagreements, "
+    layer_cases = s["layers"]["cases"]
+    say(f"manual-bp report: {s['verdict']} — {s['cases']} cases"
+          f"{f' and {layer_cases} layer cases' if layer_cases else ''}, {len(s['disagreements'])} disagreements, "
           f"{len(s['errors'])} errors, {len(s['regressions'])} regressions; wrote "
           f"{', '.join(str(p) for p in result.paths.values())}")
     return result.exit_status

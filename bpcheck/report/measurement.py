@@ -19,7 +19,7 @@ Agreement of manual_bp with a reference R (torch, jax): margin of |G − R| agai
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -179,6 +179,15 @@ def measure_case(case: Case, *, case_id: str, regime: str, device: str = "cpu", 
 
 def _agreement(results: dict[str, Grads], entries: dict[str, dict[str, Any]], analysis: Analysis, case: Case,
                device: str, allow_tf32: bool) -> dict[str, Any]:
+    return agreement(results, entries, case.dtype, device, allow_tf32,
+                     lambda mine, theirs, u_ref: figures(mine, theirs, analysis, u_ref, relative=False))
+
+
+def agreement(results: dict[str, Any], entries: dict[str, dict[str, Any]], dtype: np.dtype, device: str,
+              allow_tf32: bool, compare: Callable[[Any, Any, float], dict[str, Any]]) -> dict[str, Any]:
+    """manual_bp's agreement with each reference that ran (``results``: its outputs by backend, in the
+    case's ``dtype``; ``entries``: every backend's entry), judged by ``compare(mine, theirs, u_ref)``,
+    which returns the figures with "margin" and "worst" (the network's or a layer's)."""
     out: dict[str, Any] = {}
     for ref in REFERENCES:
         if ref not in entries or "manual_bp" not in entries:
@@ -187,14 +196,14 @@ def _agreement(results: dict[str, Grads], entries: dict[str, dict[str, Any]], an
             why = [f"{b} {entries[b]['status']}" for b in ("manual_bp", ref) if b not in results]
             out[ref] = {"status": "skipped", "reason": ", ".join(why)}
             continue
-        u_ref = unit_roundoff(results[ref][0][0].dtype)
-        if allow_tf32 and device == "cuda" and case.dtype == np.float32:
+        u_ref = unit_roundoff(dtype)   # the references compute in the case's dtype (checked)
+        if allow_tf32 and device == "cuda" and dtype == np.float32:
             u_ref = TF32_UNIT_ROUNDOFF
-        fig = figures(results["manual_bp"], results[ref], analysis, u_ref, relative=False)
+        fig = compare(results["manual_bp"], results[ref], u_ref)
         agree = bool(fig["margin"] <= 1.0)
         out[ref] = {"status": "ok", **fig, "u_ref": u_ref, "agree": agree}
         if not agree:  # a difference below the smallest normal number: a flush-to-zero engine, most likely
-            out[ref]["subnormal"] = bool(fig["worst"]["abs_err"] < float(np.finfo(case.dtype).tiny))
+            out[ref]["subnormal"] = bool(fig["worst"]["abs_err"] < float(np.finfo(dtype).tiny))
     return out
 
 

@@ -55,6 +55,7 @@ from bpcheck.cases import Case
 from bpcheck.errors import UsageError
 from bpcheck.report import baseline as cmp
 from bpcheck.report import engines
+from bpcheck.report import layers as lyr
 from bpcheck.report import measurement as msr
 from bpcheck.report.files import dump_report, write_all
 from bpcheck.report.precision import measure_precision
@@ -136,17 +137,25 @@ def _progress_bar(total: int, enabled: bool):
 def measure_sweep(specs: Sequence[Spec], *, seed: int, device: str, allow_tf32: bool, jobs: int,
                   backends: Sequence[str], skip: dict[str, str],
                   advance: Callable[[int], None] = lambda n: None,
-                  cluster: engines.Cluster | None = None) -> list[dict[str, Any]]:
-    """The records of ``specs``, in their order, measured on ``cluster`` (a Dask scheduler) if given,
-    else in ``jobs`` local processes (spawned, not forked); the engine never changes a figure."""
-    groups = group_by_signature(specs)
-    out: list[dict[str, Any] | None] = [None] * len(specs)
-    tasks = [(msr.measure_group, (group, seed, device, allow_tf32, backends, skip)) for group in groups]
+                  cluster: engines.Cluster | None = None,
+                  layer_items: Sequence[tuple[str, int, str]] = (), sweep: str = "default",
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The records of ``specs`` and of the layers section's ``layer_items`` (``layers.build``), each in
+    their order, measured on ``cluster`` (a Dask scheduler) if given, else in ``jobs`` local processes
+    (spawned, not forked); the engine never changes a figure."""
+    n = len(specs)
+    out: list[dict[str, Any] | None] = [None] * (n + len(layer_items))
+    tasks: list[engines.Task] = [(msr.measure_group, (group, seed, device, allow_tf32, backends, skip))
+                                 for group in group_by_signature(specs)]
+    layer_backends = [b for b in backends if b in lyr.BACKENDS]
+    tasks += [(lyr.measure_group, ([(n + i, item) for i, item in group], sweep, seed, device, allow_tf32,
+                                   layer_backends, skip))
+              for group in (lyr.groups(layer_items) if layer_backends else [])]
     for done in engines.results(tasks, jobs=jobs, cluster=cluster, name="manual-bp-report"):
         for i, record in done:
             out[i] = record
         advance(len(done))
-    return [r for r in out if r is not None]
+    return [r for r in out[:n] if r is not None], [r for r in out[n:] if r is not None]
 
 
 def run_report(out_dir: str | Path = "bp-report", *, baseline: str | Path | None = None,
@@ -156,12 +165,14 @@ def run_report(out_dir: str | Path = "bp-report", *, baseline: str | Path | None
                activations: Iterable[str] | None = None, losses: Iterable[str] | None = None,
                dtypes: Iterable[str] | None = None, backends: Sequence[str] = msr.BACKENDS,
                progress: bool = False, jax_cache: str | Path | None = None,
-               allow_different_sweep: bool = False) -> ReportResult:
+               allow_different_sweep: bool = False, layers: Iterable[str] | None = None) -> ReportResult:
     """Run a sweep (``sweep``: quick, default or large; ``quick=True`` is ``sweep="quick"``), optionally
     restricted by name, and write the report into ``out_dir``.
 
     The cases are measured on the Dask scheduler at ``scheduler`` (e.g. "tcp://127.0.0.1:8786") if
-    given, else in ``jobs`` local processes; the figures are the same either way.
+    given, else in ``jobs`` local processes; the figures are the same either way. ``layers`` names the
+    layer kinds of the layers section (``bpcheck.report.layers.KINDS``; []: none); None means all of
+    them, unless ``activations`` or ``losses`` narrow the report to some networks: then none.
 
     Raises ``bpcheck.errors.UsageError`` for a bad argument, an unreadable baseline, a baseline made
     with another sweep definition (unless ``allow_different_sweep``: then only the cases whose inputs
@@ -178,6 +189,10 @@ def run_report(out_dir: str | Path = "bp-report", *, baseline: str | Path | None
         specs = build_sweep(sweep=sweep, quick=quick, activations=activations, losses=losses, dtypes=dtypes)
         defined = definition(sweep=sweep, quick=quick, seed=seed, activations=activations, losses=losses,
                              dtypes=dtypes)
+        if layers is None and (activations is not None or losses is not None):
+            layers = []
+        layer_items = lyr.build(layers, defined["sweep"], defined["dtypes"])
+        defined["layers"] = lyr.definition(layers, defined["sweep"])
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     differ = cmp.differences(old, defined) if old is not None else []
@@ -198,16 +213,19 @@ def run_report(out_dir: str | Path = "bp-report", *, baseline: str | Path | None
             skip = _skips(device, backends, cluster) if cluster is not None else _skips(device, backends)
         engine = cluster.describe() if cluster is not None else \
             f"{jobs} local worker processes" if jobs > 1 else "this process"
-        bar = _progress_bar(len(specs), progress)
+        bar = _progress_bar(len(specs) + len(layer_items), progress)
         try:
-            records = measure_sweep(specs, seed=seed, device=device, allow_tf32=allow_tf32, jobs=jobs,
-                                    backends=backends, skip=skip, cluster=cluster,
-                                    advance=(lambda n: bar[0].advance(bar[1], n)) if bar else (lambda n: None))
+            records, layer_records = measure_sweep(
+                specs, seed=seed, device=device, allow_tf32=allow_tf32, jobs=jobs, backends=backends, skip=skip,
+                cluster=cluster, advance=(lambda n: bar[0].advance(bar[1], n)) if bar else (lambda n: None),
+                layer_items=layer_items, sweep=defined["sweep"])
         finally:
             if bar:
                 bar[0].stop()
     ran_refs = any(b in msr.REFERENCES and b not in skip for b in backends)
-    extra = {"precision": measure_precision(device, skip)} if device == "cuda" else {}
+    extra: dict[str, Any] = {"layers": layer_records}
+    if device == "cuda":
+        extra["precision"] = measure_precision(device, skip)
     with engines.deferred_interrupts():  # imports torch and jax, if the workers were elsewhere
         here = collect_environment(device)
     env = here | {
@@ -231,9 +249,11 @@ def _finish(records: list[dict[str, Any]], out: Path, env: dict[str, Any], old: 
             baseline_path: str | None, plots: bool, elapsed: float | None,
             extra: dict[str, Any] | None = None, different_sweep: bool = False,
             engine: str | None = None) -> ReportResult:
-    compared = cmp.compare(old, records, env, baseline_path or "", different_sweep=different_sweep) \
-        if old is not None else None
-    report = {"schema": SCHEMA, "environment": env, "summary": summarise(records, compared), "cases": records}
+    layer_records = (extra or {}).get("layers", [])
+    compared = cmp.compare(old, records, env, baseline_path or "", different_sweep=different_sweep,
+                           layers=layer_records) if old is not None else None
+    report = {"schema": SCHEMA, "environment": env, "summary": summarise(records, compared, layer_records),
+              "cases": records}
     report |= extra or {}
     run = {"elapsed_s": None if elapsed is None else round(elapsed, 1), "engine": engine}
     files = {"report.json": dump_report(report), "report.md": render_markdown(report, run),

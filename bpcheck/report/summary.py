@@ -83,8 +83,48 @@ def most_accurate(acc: dict[str, dict[str, dict[str, Any]]], totals: dict[str, i
     return out
 
 
-def summarise(cases: list[dict[str, Any]], baseline: dict[str, Any] | None) -> dict[str, Any]:
-    """The ``"summary"`` object of report.json; its ``exit_status`` is the command's."""
+def _disagreements(cases: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"id": c["id"], "reference": ref, "margin": number(a.get("margin")),
+             "max_abs_diff": number(a.get("max_abs_diff")), **(a.get("worst") or {}),
+             "subnormal": bool(a.get("subnormal")),
+             "manual_bp_margin": number(c["backends"].get("manual_bp", {}).get("margin")),
+             "reference_margin": number(c["backends"].get(ref, {}).get("margin"))}
+            for c in cases for ref, a in c.get("agreement", {}).items()
+            if a.get("status") == "ok" and not a.get("agree")]
+
+
+def _errors(cases: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    cases = list(cases)
+    errors = [{"id": c["id"], "backend": "ground_truth", "message": c.get("message", "")}
+              for c in cases if c.get("status") == "error"]
+    return errors + [{"id": c["id"], "backend": b, "message": e.get("message", "")}
+                     for c in cases for b, e in c.get("backends", {}).items() if e.get("status") == "error"]
+
+
+def layers_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The layers section's figures: per kind, dtype and backend the worst margin against the truth
+    (finite_diff: the worst max_rel_err), and per kind and dtype the worst agreement margin of
+    manual_bp with torch and with jax."""
+    worst: dict[str, dict[str, dict[str, float]]] = {}
+    agree: dict[str, dict[str, dict[str, float]]] = {}
+    for c in records:
+        slot = worst.setdefault(c["kind"], {}).setdefault(c["dtype"], {})
+        for backend, e in c.get("backends", {}).items():
+            value = number(e.get("margin" if backend != "finite_diff" else "max_rel_err"))
+            if e.get("status") == "ok" and value is not None:
+                slot[backend] = max(slot.get(backend, 0.0), value)
+        aslot = agree.setdefault(c["kind"], {}).setdefault(c["dtype"], {})
+        for ref, a in c.get("agreement", {}).items():
+            if a.get("status") == "ok" and number(a.get("margin")) is not None:
+                aslot[ref] = max(aslot.get(ref, 0.0), number(a.get("margin")) or 0.0)
+    return {"cases": len(records), "worst": worst, "agreement": agree}
+
+
+def summarise(cases: list[dict[str, Any]], baseline: dict[str, Any] | None,
+              layers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The ``"summary"`` object of report.json; its ``exit_status`` is the command's. ``layers``: the
+    layers section's records, whose disagreements and errors count like the network cases'."""
+    layers = layers or []
     totals: dict[str, int] = {}
     for case in cases:
         if case.get("status") == "ok":
@@ -94,17 +134,8 @@ def summarise(cases: list[dict[str, Any]], baseline: dict[str, Any] | None) -> d
     margins = [{"id": c["id"], "backend": b, "margin": number(e.get("margin")), **(e.get("worst") or {})}
                for c, b, e in _ok_entries(cases) if number(e.get("margin")) is not None]
     margins.sort(key=lambda m: (-m["margin"], m["id"], m["backend"]))
-    disagreements = [{"id": c["id"], "reference": ref, "margin": number(a.get("margin")),
-                      "max_abs_diff": number(a.get("max_abs_diff")), **(a.get("worst") or {}),
-                      "subnormal": bool(a.get("subnormal")),
-                      "manual_bp_margin": number(c["backends"].get("manual_bp", {}).get("margin")),
-                      "reference_margin": number(c["backends"].get(ref, {}).get("margin"))}
-                     for c in cases for ref, a in c.get("agreement", {}).items()
-                     if a.get("status") == "ok" and not a.get("agree")]
-    errors = [{"id": c["id"], "backend": "ground_truth", "message": c.get("message", "")}
-              for c in cases if c.get("status") == "error"]
-    errors += [{"id": c["id"], "backend": b, "message": e.get("message", "")}
-               for c in cases for b, e in c.get("backends", {}).items() if e.get("status") == "error"]
+    disagreements = _disagreements([*cases, *layers])
+    errors = _errors([*cases, *layers])
     skipped: dict[str, dict[str, int]] = {}
     for c in cases:
         for b, e in c.get("backends", {}).items():
@@ -127,4 +158,5 @@ def summarise(cases: list[dict[str, Any]], baseline: dict[str, Any] | None) -> d
         "skipped": skipped,
         "regressions": regressions,
         "baseline": {k: v for k, v in baseline.items() if k != "regressions"} if baseline else None,
+        "layers": layers_summary(layers),
     }

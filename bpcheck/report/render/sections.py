@@ -36,10 +36,13 @@ def fmt(value: Any, digits: int = 2) -> str:
 
 def where(entry: dict[str, Any]) -> str:
     """The entry of the largest margin, with its |Δ| and τ: dW⁽2⁾[4,3]: 5.4e-40 vs τ 1.8e-41."""
-    if "layer" not in entry:
-        return ""
     idx = ",".join(str(i) for i in entry.get("index", []))
-    at = f"d{entry['param']}⁽{entry['layer']}⁾[{idx}]"
+    if "output" in entry:   # a layer case: the output named as check-layer names it
+        at = f"{entry['output']}[{idx}]"
+    elif "layer" in entry:
+        at = f"d{entry['param']}⁽{entry['layer']}⁾[{idx}]"
+    else:
+        return ""
     if "abs_err" in entry:
         at += f": {fmt(entry['abs_err'], 1)} vs τ {fmt(entry.get('tau'), 1)}"
     return at + (" (subnormal)" if entry.get("subnormal") else "")
@@ -55,8 +58,10 @@ def _precision(env: dict[str, Any]) -> str:
 def headline(report: dict[str, Any], run: dict[str, Any]) -> Section:
     s, env = report["summary"], report["environment"]
     by_dt = ", ".join(f"{n} {dt}" for dt, n in sorted(s["cases_by_dtype"].items()))
+    n_layers = (s.get("layers") or {}).get("cases", 0)
     lines = [f"Verdict: {s['verdict'].upper()} (exit status {s['exit_status']}): {s['cases']} cases "
-             f"({by_dt}); sweep {env.get('sweep')}, seed {env.get('seed')}, device {env.get('device')}.",
+             f"({by_dt}){f' and {n_layers} layer cases' if n_layers else ''}; sweep {env.get('sweep')}, "
+             f"seed {env.get('seed')}, device {env.get('device')}.",
              f"{_precision(env)}."]
     if run.get("elapsed_s") is not None:
         on = f" on {run['engine']}" if run.get("engine") else ""
@@ -256,9 +261,40 @@ def margin_tables(report: dict[str, Any]) -> list[Section]:
     return out
 
 
+LAYER_BACKENDS = ("manual_bp", "manual_bp_fast", "torch", "jax")
+
+
+def layers(report: dict[str, Any]) -> Section | None:
+    """The layers section: per layer kind and dtype, each backend's worst margin against the layer's
+    ground truth, manual_bp's worst agreement margin with torch and jax, finite differences' worst
+    relative error."""
+    records = report.get("layers") or []
+    if not records:
+        return None
+    summ = report["summary"].get("layers") or {}
+    worst, agree = summ.get("worst", {}), summ.get("agreement", {})
+    rows = []
+    for kind, by_dtype in worst.items():
+        for dt in sorted(by_dtype):
+            n = sum(1 for c in records if c["kind"] == kind and c["dtype"] == dt)
+            rows.append([kind, dt, str(n), *(fmt(by_dtype[dt].get(b), 2) for b in LAYER_BACKENDS),
+                         *(fmt(agree.get(kind, {}).get(dt, {}).get(r), 2) for r in ("torch", "jax")),
+                         fmt(by_dtype[dt].get("finite_diff"), 1)])
+    shapes = "; ".join(f"{kind}: " + ", ".join(sorted({c["id"].split("|")[2] for c in records if c["kind"] == kind}))
+                       for kind in worst)
+    lines = [f"{len(records)} layer cases (conv2d, max-pool, batch norm, layer norm, dropout: manual_bp.layers, in "
+             "the CS231n API), each backend against the layer's long-double ground truth with the layer tolerance "
+             "model (margin ≤ 1 is what a correct result achieves; manual_bp_fast is the vectorised conv2d). "
+             "'agree' columns: manual_bp against torch and jax. Finite differences: worst max_rel_err.",
+             f"Shapes: {shapes}."]
+    headers = ["layer", "dtype", "cases", *(f"{b} margin" for b in LAYER_BACKENDS), "agree torch", "agree jax",
+               "finite_diff rel err"]
+    return Section("Layers: worst margins against the ground truth", lines, (headers, rows))
+
+
 def sections(report: dict[str, Any], run: dict[str, Any]) -> list[Section]:
     """Everything a reader wants first, in order; the per-case tables are the renderers' own."""
     parts = [headline(report, run), most_accurate(report), disagreements(report), regressions(report),
              unmatched(report), worst_margins(report), accuracy(report), precision(report), problems(report),
-             *margin_tables(report), environment(report)]
+             *margin_tables(report), layers(report), environment(report)]
     return [p for p in parts if p is not None]
