@@ -439,11 +439,12 @@ def _progress(sessions: Path, modules: Sequence[str], stop: threading.Event, t0:
 
 
 def run(modules: Sequence[str], n_workers: int, work_dir: Path, sessions: Path, retest: str,
-        sample: int | None = None, sample_seed: int = 0) -> None:
+        sample: int | None = None, sample_seed: int = 0, all_mutants: bool = False) -> None:
+    """Run what is pending; ``sample`` None keeps the sessions' last sample, unless ``all_mutants``."""
     log = prepare_sessions(modules, sessions, retest)
-    if sample is None and log.get("sample") and sample_seed >= 0:  # the sessions' sample, unless --all-mutants
+    if sample is None and log.get("sample") and not all_mutants:
         sample, sample_seed = log["sample"]["size"], log["sample"]["seed"]
-    log["sample"] = apply_sample(sessions, modules, sample, max(sample_seed, 0))
+    log["sample"] = apply_sample(sessions, modules, sample, sample_seed)
     _write_log(sessions, log)
     pending = {m: _count(sessions / f"{m}.sqlite", "work_items") - _count(sessions / f"{m}.sqlite", "work_results")
                for m in modules}
@@ -615,7 +616,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="where the workers' copies of the working tree go")
     p.add_argument("--sessions", type=Path, default=SESSIONS, help="the sessions' directory")
     p.add_argument("--sample", type=int, default=None, metavar="N",
-                   help="run a seeded random sample of N mutants, stratified by module (default: every mutant)")
+                   help="run a seeded random sample of N mutants, stratified by module (default: the sessions' "
+                        "last sample, or every mutant)")
     p.add_argument("--sample-seed", type=int, default=0, metavar="S", help="the sample's seed (default 0)")
     p.add_argument("--all-mutants", action="store_true",
                    help="drop the sessions' sample: every mutant (without it, and without --sample, a run keeps "
@@ -642,7 +644,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.all_mutants and args.sample is not None:
         parser.error("--all-mutants and --sample exclude each other")
     run([m for m in SUBJECT if m in modules], args.workers, args.work_dir, args.sessions, args.retest,
-        args.sample, -1 if args.all_mutants else args.sample_seed)
+        args.sample, args.sample_seed, args.all_mutants)
     return 0
 
 
