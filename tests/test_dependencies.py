@@ -14,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("manual_bp", "references", "bpcheck", "tests")  # what the README's two commands run
+FIRST_PARTY = {"scripts", "benchmarks"}  # this repository's folders that the tests may import from
 
 
 def _imports(node: ast.AST, optional: bool = False) -> Iterator[tuple[str, bool]]:
@@ -37,7 +38,7 @@ def _imported_top_level_modules() -> set[str]:
     needed = set()
     for path in [ROOT / "conftest.py", *(p for package in PACKAGES for p in (ROOT / package).rglob("*.py"))]:
         needed |= {m for m, optional in _imports(ast.parse(path.read_text(encoding="utf-8"))) if not optional}
-    return needed - set(sys.stdlib_module_names) - set(PACKAGES)
+    return needed - set(sys.stdlib_module_names) - set(PACKAGES) - FIRST_PARTY
 
 
 def _requirement_name(requirement: str) -> str:
