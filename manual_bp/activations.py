@@ -18,7 +18,7 @@ softmax's z − max z may round to −inf, and e^{−inf} = 0 is right.
 
 Each backward rule comes in the form the backward pass uses, ``delta(z, a, g)``, which may compute δ in
 the memory of z and g: the network's backward pass never needs z⁽ˡ⁾ or ∂J/∂a⁽ˡ⁾ again once δ⁽ˡ⁾ is
-known, so identity, tanh, relu and softmax allocate no (B, n) array for δ. ``Activation.backward`` is
+known, so identity, tanh, relu and softmax allocate no (B, n) array for δ. ``Activation.vjp`` is
 the same rule on copies.
 """
 
@@ -45,8 +45,9 @@ class Activation(NamedTuple):
     """σ beside its backward rule, for a batch (B, n).
 
     ``delta(z, a, g)``, given z and a = σ(z) from the forward pass and g = ∂J/∂a, returns
-    δ = (∂a/∂z)ᵀ g, possibly in the memory of z or g (which it may overwrite); ``backward(z, a, g)``
-    returns the same δ and leaves its arguments alone.
+    δ = (∂a/∂z)ᵀ g, possibly in the memory of z or g (which it may overwrite); ``vjp(z, a, g)`` (the
+    vector-Jacobian product) returns the same δ and leaves its arguments alone. "backward" is kept for
+    whole passes (``manual_bp.backward``) and for the layers' CS231n functions (``NAME_backward``).
     """
 
     name: str
@@ -54,7 +55,7 @@ class Activation(NamedTuple):
     delta: Callable[[Array, Array, Array], Array]
     derivative: Callable[[Array], Array] | None  # σ′(z) elementwise; None for softmax
 
-    def backward(self, z: Array, a: Array, g: Array) -> Array:
+    def vjp(self, z: Array, a: Array, g: Array) -> Array:
         """δ = (∂a/∂z)ᵀ g, as ``delta`` computes it, on copies of z and g."""
         return self.delta(z.copy(), a, g.copy())
 

@@ -30,7 +30,7 @@ OUT_OF_REACH: tuple[tuple[str, str, str], ...] = (
     ("network", r"forward|Network\.forward|loss_value|Network\.loss_value|backward|Network\.backward"
                 r"|Network\.(__repr__|__eq__|__hash__|_structure)|Trace|Backward",
      "not what gradients returns: forward's trace, the deltas of backward, J, or how a Network prints and compares"),
-    ("activations", r"get|value|derivative|Activation\.backward|_identity_prime|_sigmoid_prime|_relu_prime",
+    ("activations", r"get|value|derivative|Activation\.(backward|vjp)|_identity_prime|_sigmoid_prime|_relu_prime",
      "the public helpers value/derivative and σ′ forms that the backward pass does not use (it uses each "
      "activation's delta rule)"),
     ("_validate", r".*", "input validation: check calls gradients with valid inputs only; what is rejected, and "

@@ -47,7 +47,7 @@ def test_tanh_derivative_keeps_its_relative_accuracy_where_tanh_saturates(dtype)
         return float(np.max(np.abs(got.astype(np.longdouble) - want) / np.abs(want)) / eps)
 
     assert worst(act.derivative("tanh", z), truth) <= bound
-    assert worst(act.get("tanh").backward(z[None], np.tanh(z)[None], g[None])[0], g * truth) <= bound
+    assert worst(act.get("tanh").vjp(z[None], np.tanh(z)[None], g[None])[0], g * truth) <= bound
     t = np.tanh(z)
     assert worst(1 - t * t, truth) > 1e6  # the formula this replaces fails the same bound
 
@@ -67,7 +67,7 @@ def test_softmax_backward_is_its_jacobian_vector_product() -> None:
     rng = np.random.default_rng(2)
     z, g = rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
     s = act.value("softmax", z)
-    got = act.get("softmax").backward(z, s, g)
+    got = act.get("softmax").vjp(z, s, g)
     want = np.stack([manual_bp.jacobians.softmax_jacobian(z[i]).T @ g[i] for i in range(3)])
     np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
     with pytest.raises(ValueError, match="not elementwise"):
@@ -123,7 +123,7 @@ def test_activations_are_stable_over_the_whole_range(name: str, dtype) -> None:
                    big]], dtype=dtype)
     with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
         a = act.value(name, z)
-        g = act.get(name).backward(z, a, np.ones_like(z))
+        g = act.get(name).vjp(z, a, np.ones_like(z))
     assert a.dtype == dtype and g.dtype == dtype
     assert np.all(np.isfinite(a)) and np.all(np.isfinite(g))
 

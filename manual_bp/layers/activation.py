@@ -63,7 +63,7 @@ def _pair(name: str) -> tuple[Forward, Backward]:
         if cache.name != name:
             raise ValueError(f"cache comes from {cache.name}_forward, not {name}_forward")
         dout = v.dout(dout, cache.x.shape, cache.x.dtype)
-        return act.backward(cache.x, cache.out, dout)  # δ = dout ⊙ σ′(x)  (softmax: s ⊙ (dout − ⟨dout, s⟩))
+        return act.vjp(cache.x, cache.out, dout)  # δ = dout ⊙ σ′(x)  (softmax: s ⊙ (dout − ⟨dout, s⟩))
 
     forward.__name__ = forward.__qualname__ = f"{name}_forward"
     backward.__name__ = backward.__qualname__ = f"{name}_backward"
