@@ -312,8 +312,8 @@ def _interrupt_after(args: list[str], cwd: Path, ready) -> tuple[subprocess.Comp
     may take long to start the workers."""
     import psutil
 
-    proc = subprocess.Popen([MANUAL_BP, *args], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen([MANUAL_BP, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True, preexec_fn=_as_from_a_terminal)
     deadline = time.monotonic() + 120
     watched = psutil.Process(proc.pid)
     while time.monotonic() < deadline and proc.poll() is None and not ready(watched):
@@ -327,6 +327,14 @@ def _interrupt_after(args: list[str], cwd: Path, ready) -> tuple[subprocess.Comp
         stdout, stderr = proc.communicate()
         pytest.fail(f"{' '.join(args)} still ran 60 s after SIGINT; stderr: {stderr[-2000:]}")
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr), children
+
+
+def _as_from_a_terminal() -> None:
+    """In the child before exec: SIGINT at its default and unblocked, as a shell starts a command. A
+    test runner's worker may ignore or block SIGINT, and a child inherits both; a command started
+    that way rightly keeps ignoring Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _after(seconds: float, children: int):
