@@ -8,6 +8,7 @@ has an ordinary file's mode; an interrupt ends it promptly with 130 and leaves n
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -312,8 +314,9 @@ def _interrupt_after(args: list[str], cwd: Path, ready) -> tuple[subprocess.Comp
     may take long to start the workers."""
     import psutil
 
-    proc = subprocess.Popen([MANUAL_BP, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True, preexec_fn=_as_from_a_terminal)
+    with _as_from_a_terminal():
+        proc = subprocess.Popen([MANUAL_BP, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
     deadline = time.monotonic() + 120
     watched = psutil.Process(proc.pid)
     while time.monotonic() < deadline and proc.poll() is None and not ready(watched):
@@ -329,12 +332,19 @@ def _interrupt_after(args: list[str], cwd: Path, ready) -> tuple[subprocess.Comp
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr), children
 
 
-def _as_from_a_terminal() -> None:
-    """In the child before exec: SIGINT at its default and unblocked, as a shell starts a command. A
-    test runner's worker may ignore or block SIGINT, and a child inherits both; a command started
-    that way rightly keeps ignoring Ctrl-C."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+@contextlib.contextmanager
+def _as_from_a_terminal() -> Iterator[None]:
+    """Start a command inside this to give it SIGINT at its default and unblocked, as a shell does: a
+    test runner's worker may ignore or block SIGINT, and a child inherits both (a command started that
+    way rightly keeps ignoring Ctrl-C). The worker's own settings are restored at once; no SIGINT is
+    sent to it meanwhile (the tests signal the command's own process group)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # reset to SIG_DFL by exec
+    blocked = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        signal.signal(signal.SIGINT, previous)
 
 
 def _after(seconds: float, children: int):
