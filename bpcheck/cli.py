@@ -12,11 +12,8 @@ import argparse
 import sys
 import traceback
 
-from bpcheck.check import cli as check_cli
-from bpcheck.check.layer import cli as layer_cli
 from bpcheck.console import quiet_stdout
 from bpcheck.errors import UsageError
-from bpcheck.report import cli as report_cli
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE: neither a verdict (0, 1) nor a usage error (2)
 
@@ -27,6 +24,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser. It imports the subcommands (and with them NumPy and the rest), so
+    ``main`` calls it inside its handling of Ctrl-C: an interrupt while a command starts is one line too."""
+    from bpcheck.check import cli as check_cli
+    from bpcheck.check.layer import cli as layer_cli
+    from bpcheck.report import cli as report_cli
+
     parser = _Parser(prog="manual-bp", description="Prove that a hand-written backpropagation is right.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     check_cli.configure_parser(sub.add_parser(
@@ -45,7 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command; its exit status (docs/contract.md): a usage error is one line on stderr and 2,
     an interrupt one line and 130, a closed stdout ends quietly with the command's own status."""
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except KeyboardInterrupt:
+        words = argv if argv is not None else sys.argv[1:]
+        command = next((w for w in words if not w.startswith("-")), None)
+        print(f"manual-bp{' ' + command if command else ''}: interrupted", file=sys.stderr)
+        return 130
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))

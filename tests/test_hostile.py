@@ -381,6 +381,19 @@ def test_ctrl_c_during_a_report_stops_its_workers_and_writes_nothing(tmp_path: P
     assert children and _all_gone(children)
 
 
+def test_ctrl_c_while_the_command_starts_is_one_line_and_130(monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """An interrupt while the command imports its subcommands (NumPy, the checker) is handled too."""
+    import bpcheck.cli as cli
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["check", "mine.py:gradients", "--examples", "5"]) == 130
+    assert capsys.readouterr().err.splitlines() == ["manual-bp check: interrupted"]
+
+
 def test_ctrl_c_during_a_check_stops_the_candidate_and_writes_nothing(tmp_path: Path) -> None:
     body = "import time\ndef gradients(*a):\n    time.sleep(600)\n"
     target = f"{_module(tmp_path, body)}:gradients"
