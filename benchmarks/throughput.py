@@ -18,7 +18,7 @@
    partial implementation (examples/sigmoid_only/fixed.py: sigmoid and half_sse, found by the probe);
    a default `manual-bp check-layer` of each of manual_bp.layers' conv2d, max_pool, batchnorm,
    layernorm and dropout.
-4. Wall time of the README's test command's pytest run (`pytest -n 2 --hypothesis-profile=ci`) and of
+4. Wall time of the README's test command's pytest run (`pytest -n 2 --dist worksteal --hypothesis-profile=ci`) and of
    `manual-bp report --quick`, each in a fresh process (skipped with --no-suite).
 
 A benchmark, not a test: it measures and reports; it never fails on a time.
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     result["check_command_s"] = result["commands"]["check manual_bp:gradients"]["median_s"]
     script = str(Path(sys.executable).with_name("manual-bp"))
     if not args.no_suite:
-        result["pytest_ci_s"] = wall([sys.executable, "-m", "pytest", "-q", "-n", "2", "--hypothesis-profile=ci",
+        result["pytest_ci_s"] = wall([sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "worksteal", "--hypothesis-profile=ci",
                                       "-p", "no:cacheprovider"], REPO)
         with tempfile.TemporaryDirectory() as out:
             result["report_quick_s"] = wall([script, "report", "--quick", "--out", out], REPO)
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     rows += [(f"`manual-bp {name}`, imports included", f"{v['median_s']:.1f} s "
               f"(runs: {', '.join(f'{t:.1f}' for t in v['all_s'])})") for name, v in result["commands"].items()]
     if not args.no_suite:
-        rows += [("pytest -n 2 --hypothesis-profile=ci", f"{result['pytest_ci_s']:.0f} s"),
+        rows += [("pytest -n 2 --dist worksteal --hypothesis-profile=ci", f"{result['pytest_ci_s']:.0f} s"),
                  ("manual-bp report --quick", f"{result['report_quick_s']:.0f} s")]
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
