@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     result["check_command_s"] = result["commands"]["check manual_bp:gradients"]["median_s"]
     script = str(Path(sys.executable).with_name("manual-bp"))
     if not args.no_suite:
-        result["pytest_ci_s"] = wall([sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "worksteal", "--hypothesis-profile=ci",
+        result["pytest_ci_s"] = wall([sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "worksteal",
+                                      "--hypothesis-profile=ci",
                                       "-p", "no:cacheprovider"], REPO)
         with tempfile.TemporaryDirectory() as out:
             result["report_quick_s"] = wall([script, "report", "--quick", "--out", out], REPO)
