@@ -27,6 +27,7 @@ is a float32 number too, and its x has no zero (so its mask can be recovered fro
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -67,6 +68,19 @@ class LayerCase(NamedTuple):
     def copy(self) -> LayerCase:
         return LayerCase(self.kind, {k: v.copy() for k, v in self.inputs.items()}, dict(self.hyper),
                          None if self.dout is None else self.dout.copy())
+
+    def digest(self) -> str:
+        """A fingerprint of the case's inputs (names, dtypes, shapes, every value bit for bit, the
+        hyperparameters and dout): two cases with the same digest are the same layer call."""
+        h = hashlib.sha256(self.kind.encode())
+        for name in sorted(self.inputs):
+            a = np.ascontiguousarray(self.inputs[name])
+            h.update(f"{name}{a.dtype}{a.shape}".encode())
+            h.update(a.tobytes())
+        h.update(repr(sorted(self.hyper.items())).encode())
+        if self.dout is not None:
+            h.update(np.ascontiguousarray(self.dout).tobytes())
+        return h.hexdigest()[:16]
 
     def describe(self) -> str:
         arrays = " ".join(f"{k}{tuple(v.shape)}" for k, v in self.inputs.items())

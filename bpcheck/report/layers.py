@@ -21,7 +21,6 @@ pair ("manual_bp_fast"). The baseline's regression rule applies to these records
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -104,18 +103,6 @@ def make(kind: str, s: int, dtype: str, sweep: str, seed: int) -> LayerCase:
     return case if dtype == "float64" else case.astype(dtype)
 
 
-def digest(case: LayerCase) -> str:
-    h = hashlib.sha256(case.kind.encode())
-    for name in sorted(case.inputs):
-        a = np.ascontiguousarray(case.inputs[name])
-        h.update(f"{name}{a.dtype}{a.shape}".encode())
-        h.update(a.tobytes())
-    h.update(repr(sorted(case.hyper.items())).encode())
-    if case.dout is not None:
-        h.update(np.ascontiguousarray(case.dout).tobytes())
-    return h.hexdigest()[:16]
-
-
 def _manual_bp(case: LayerCase, fast: bool = False) -> dict[str, np.ndarray]:
     import manual_bp.layers as L
     from bpcheck.layers.api import call_layer
@@ -153,21 +140,16 @@ def _compute(backend: str, case: LayerCase, device: str, allow_tf32: bool) -> di
     return {name: np.asarray(outputs[name]) for name in case.spec.outputs}
 
 
-def _scale(a: np.ndarray) -> float:
-    with np.errstate(over="ignore", under="ignore"):
-        return float(np.max(np.abs(a)).astype(np.float64)) if a.size else 0.0
-
-
 def figures(G: dict[str, np.ndarray], T: dict[str, np.ndarray], analysis: LayerAnalysis | None, u_ref: float, *,
             relative: bool) -> dict[str, Any]:
     """max_abs_err (max_abs_diff), max_rel_err and margin of G against T over every output (``analysis``
     None: no margin), and where the margin peaks."""
-    total = max((_scale(t) for t in T.values()), default=0.0)
+    total = max((msr.scale(t) for t in T.values()), default=0.0)
     abs_err, rel_err, margin, worst = 0.0, 0.0, 0.0, None
     for name in T:
         err = float(np.max(abs_error(G[name], T[name]))) if T[name].size else 0.0
         abs_err = max(abs_err, err)
-        s = _scale(T[name]) or total
+        s = msr.scale(T[name]) or total
         rel_err = max(rel_err, 0.0 if err == 0.0 else err / s if s > 0.0 else float("inf"))
         if analysis is not None:
             _, at_err, at_tau, m, idx = compare_arrays(G[name], T[name],
@@ -190,7 +172,7 @@ def measure(kind: str, s: int, dtype: str, *, sweep: str, seed: int, device: str
     case = make(kind, s, dtype, sweep, seed)
     shape = shapes(kind, sweep)[s]
     record: dict[str, Any] = {"id": layer_id(kind, dtype, shape), "kind": kind, "shape": dict(shape),
-                              "dtype": dtype, "regime": "default", "status": "ok", "input_digest": digest(case)}
+                              "dtype": dtype, "regime": "default", "status": "ok", "input_digest": case.digest()}
     try:
         import references.layers as RL
 
@@ -200,7 +182,7 @@ def measure(kind: str, s: int, dtype: str, *, sweep: str, seed: int, device: str
     except Exception as exc:  # the truth failed: nothing can be measured
         return record | {"status": "error", "message": f"ground truth: {msr.one_line(exc)}", "backends": {},
                          "agreement": {}}
-    record["scale"] = max(_scale(t) for t in T.values())
+    record["scale"] = max(msr.scale(t) for t in T.values())
     record["resolution"] = analysis.resolution
     names = [b for b in backends if b != "manual_bp"]
     if "manual_bp" in backends:

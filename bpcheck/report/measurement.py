@@ -79,7 +79,8 @@ def _max_abs(G: np.ndarray, T: np.ndarray) -> float:
     return float(np.max(abs_error(G, T, wide=np.longdouble))) if G.size else 0.0
 
 
-def _scale(T: np.ndarray) -> float:
+def scale(T: np.ndarray) -> float:
+    """max |T| as a float64 (0 for an empty array), without overflow or underflow warnings."""
     with np.errstate(over="ignore", under="ignore"):
         return float(np.max(np.abs(T)).astype(np.float64)) if T.size else 0.0
 
@@ -95,14 +96,14 @@ def figures(G: Grads, T: Grads, analysis: Analysis | None, u_ref: float, *, rela
 
     ``analysis`` None gives no margin (a backend the tolerance model does not describe).
     """
-    total = max((_scale(t) for pair in T for t in pair), default=0.0)
+    total = max((scale(t) for pair in T for t in pair), default=0.0)
     abs_err, rel_err, margin, worst = 0.0, 0.0, 0.0, None
     bounds = analysis.grad_bounds if analysis is not None else [(None, None)] * len(T)
     for l, ((gW, gb), (tW, tb), (eW, eb)) in enumerate(zip(G, T, bounds, strict=True), start=1):
         for name, g, t, e in (("W", gW, tW, eW), ("b", gb, tb, eb)):
             err = _max_abs(g, t)
             abs_err = max(abs_err, err)
-            s = _scale(t)
+            s = scale(t)
             rel_err = max(rel_err, _ratio(err, s if s > 0.0 else total))
             if analysis is not None:
                 _, at_err, at_tau, m, idx = compare_arrays(g, t, tolerance(e, analysis.u, u_ref))
@@ -154,7 +155,7 @@ def measure_case(case: Case, *, case_id: str, regime: str, device: str = "cpu", 
         record |= {"status": "error", "message": f"ground truth: {one_line(exc)}", "backends": {},
                    "agreement": {}}
         return record
-    record["scale"] = max(_scale(t) for pair in T for t in pair)
+    record["scale"] = max(scale(t) for pair in T for t in pair)
     record["resolution"] = analysis.resolution
     results: dict[str, Grads] = {}
     entries: dict[str, dict[str, Any]] = {}
