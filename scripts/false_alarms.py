@@ -3,6 +3,7 @@
     python scripts/false_alarms.py --cases 100000 --seed 0 [--jobs 2] [--frameworks torch,jax]
     python scripts/false_alarms.py --seed 7 --start 0 --stop 250000 --scheduler tcp://HOST:8786 --out part0.json
     python scripts/false_alarms.py --merge part0.json part1.json … [--out all.json]
+    python scripts/false_alarms.py --size-corners --cases 39600 --frameworks torch,jax
 
 Each case comes from the suite's own strategies' distribution (depth 1–6, widths 1–32, batch 1–32,
 every activation and loss, float32 and float64, all four regimes, the extreme one included), and every
@@ -10,6 +11,10 @@ correct implementation is judged exactly as `manual-bp check` judges a candidate
 catalog's correct base, the per-sample column-vector style, the vectorised other-formulas style and,
 with --frameworks, torch and/or jax computing in the case's dtype. Any verdict on any of them is a
 false alarm. Prints a summary line and the worst margins; exits 1 on any false alarm.
+
+With --size-corners the cases are instead those `manual-bp check` judges last, its size corners (depth
+10 and 12, widths above 64, 128 and 1024, a batch of 75; the large ones again in the extreme regime):
+case i is size corner i mod K of a check with seed s + i div K, K size corners per check (99).
 
 Case i of seed s is drawn from ``np.random.default_rng([s, i])`` alone, so a campaign is the range of
 case numbers [start, stop) of a seed, cut into tasks of --chunk cases that any engine may run: this
@@ -37,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from bpcheck import tolerance as tol  # noqa: E402
 from bpcheck.cases import ACTIVATIONS, DTYPES, LOSSES, REGIMES, make_case  # noqa: E402
 from bpcheck.check.judge import judge  # noqa: E402
+from bpcheck.check.search import size_cases  # noqa: E402
 from bpcheck.errors import UsageError  # noqa: E402
 from bpcheck.report import engines  # noqa: E402
 from bpcheck.writing import check_output_file, write_json  # noqa: E402
@@ -70,14 +76,24 @@ def _draw(rng: np.random.Generator):
     return widths, acts, str(rng.choice(LOSSES)), batch, str(rng.choice(DTYPES)), str(rng.choice(REGIMES))
 
 
-def run(seed: int, start: int, stop: int, frameworks: tuple[str, ...]) -> dict[str, Any]:
+def _size_corner(seed: int, i: int) -> tuple[Any, str]:
+    """Case i of a --size-corners campaign: size corner i mod K of a check with seed ``seed + i div K``."""
+    per_check = len(size_cases(0))
+    return size_cases(seed + i // per_check)[i % per_check]
+
+
+def run(seed: int, start: int, stop: int, frameworks: tuple[str, ...], sizes: bool = False) -> dict[str, Any]:
     """One task: cases start … stop − 1 of ``seed``, every implementation judged on each."""
     impls = _implementations(frameworks)
     alarms, unresolvable, worst = [], 0, {}
     for i in range(start, stop):
-        rng = np.random.default_rng([seed, i])
-        widths, acts, loss, batch, dtype, regime = _draw(rng)
-        case = make_case(rng, widths, acts, loss, batch=batch, dtype=dtype, regime=regime)
+        if sizes:
+            case, regime = _size_corner(seed, i)
+            dtype = str(case.dtype)
+        else:
+            rng = np.random.default_rng([seed, i])
+            widths, acts, loss, batch, dtype, regime = _draw(rng)
+            case = make_case(rng, widths, acts, loss, batch=batch, dtype=dtype, regime=regime)
         analysis = tol.analyse(case)
         if case.dtype == np.float32 and analysis.resolution > 1e-2:
             unresolvable += 1
@@ -115,13 +131,14 @@ def _combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def campaign(seed: int, start: int, stop: int, frameworks: tuple[str, ...], *, jobs: int, chunk: int,
-             cluster: engines.Cluster | None) -> dict[str, Any]:
-    tasks = [(run, (seed, lo, min(lo + chunk, stop), frameworks)) for lo in range(start, stop, chunk)]
+             cluster: engines.Cluster | None, sizes: bool = False) -> dict[str, Any]:
+    tasks = [(run, (seed, lo, min(lo + chunk, stop), frameworks, sizes)) for lo in range(start, stop, chunk)]
     t0 = time.perf_counter()
     done = list(engines.results(tasks, jobs=jobs, cluster=cluster, name="manual-bp-false-alarms"))
     seconds = time.perf_counter() - t0
     engine = cluster.describe() if cluster is not None else f"{jobs} local processes" if jobs > 1 else "one process"
-    return {"kind": KIND, "schema": SCHEMA, "seed": seed, "frameworks": list(frameworks),
+    return {"kind": KIND, "schema": SCHEMA, "seed": seed, "cases_from": "size corners" if sizes else "strategies",
+            "frameworks": list(frameworks),
             "implementations": list(_implementations(frameworks)), "fingerprint": engines.fingerprint(),
             **_combine(done), "runs": [{"start": start, "stop": stop, "engine": engine, "seconds": round(seconds, 1)}]}
 
@@ -142,11 +159,12 @@ def merge(paths: list[str]) -> dict[str, Any]:
     parts = [_load(p) for p in paths]
     first = parts[0]
     for path, part in zip(paths, parts, strict=True):
-        for key in ("seed", "frameworks", "implementations", "fingerprint"):
-            if part[key] != first[key]:
+        for key in ("seed", "cases_from", "frameworks", "implementations", "fingerprint"):
+            if part.get(key) != first.get(key):
                 raise UsageError(f"--merge {path!r} has another {key} than {paths[0]!r} "
                                  f"({json.dumps(part[key])[:80]} vs {json.dumps(first[key])[:80]})")
-    return {key: first[key] for key in ("kind", "schema", "seed", "frameworks", "implementations", "fingerprint")} \
+    keys = ("kind", "schema", "seed", "cases_from", "frameworks", "implementations", "fingerprint")
+    return {key: first[key] for key in keys if key in first} \
         | _combine(parts) | {"runs": sorted((r for p in parts for r in p["runs"]), key=lambda r: r["start"])}
 
 
@@ -155,7 +173,8 @@ def summary(result: dict[str, Any]) -> list[str]:
     lines = [f"FALSE ALARM case {a['case']} {a['implementation']}: {a['description']} regime {a['regime']}: "
              f"{a['kind']}: {a['message']}" for a in result["false_alarms"]]
     ranges = " + ".join(f"[{lo}, {hi})" for lo, hi in result["ranges"])
-    lines.append(f"{result['cases']} cases (seed {result['seed']}, cases {ranges}) × "
+    source = " of check's size corners" if result.get("cases_from") == "size corners" else ""
+    lines.append(f"{result['cases']} cases{source} (seed {result['seed']}, cases {ranges}) × "
                  f"[{', '.join(result['implementations'])}]: {len(result['false_alarms'])} false alarms; "
                  f"{result['unresolvable']} float32 cases unresolvable (bound > 1% of the gradient)")
     lines.append("worst margin of manual_bp (error ÷ tolerance) by dtype/regime: "
@@ -189,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                         "depend on it)")
     parser.add_argument("--frameworks", default="", metavar="torch,jax",
                         help="also judge these references as candidates (jax compiles once per shape)")
+    parser.add_argument("--size-corners", action="store_true", help="judge check's size corners instead of the "
+                        "strategies' cases (case i: corner i mod 99 of check seed SEED + i div 99)")
     parser.add_argument("--out", metavar="FILE", help="write the result as JSON (atomically)")
     parser.add_argument("--merge", nargs="+", metavar="FILE", help="add up the --out results of parts instead of "
                         "running cases")
@@ -203,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             cluster = engines.Cluster(args.scheduler) if args.scheduler else None
             try:
                 result = campaign(args.seed, start, stop, frameworks, jobs=args.jobs, chunk=args.chunk,
-                                  cluster=cluster)
+                                  cluster=cluster, sizes=args.size_corners)
             finally:
                 if cluster is not None:
                     cluster.close()

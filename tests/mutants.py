@@ -65,7 +65,7 @@ def _act(name: str, z: Array, bug: str | None) -> tuple[Array, Array | None]:
         a = np.where(z > 0, z, e)
         return a, np.where(z > 0, 1.0, e if bug == "elu_prime_is_value" else e + 1).astype(z.dtype)
     if name == "softplus":
-        if bug == "softplus_overflows":
+        if bug == "softplus_overflows" or bug == "large_array_softplus_overflows" and z.size > 1024:
             with np.errstate(over="ignore"):
                 return np.log(1 + np.exp(z)), s
         return np.logaddexp(z, 0), s
@@ -268,6 +268,8 @@ CATALOG: tuple[Bug, ...] = (
         "a width above 64, float64", "mismatch", {"max_width": 64}),
     Bug("layer_buffer_of_eight", "δ kept in a preallocated buffer of 8 layers (slot l mod 8)",
         "depth above 8", "mismatch", {"max_depth": 8}),
+    Bug("large_array_softplus_overflows", "arrays of over 1024 entries take a vectorised softplus, log(1 + eᶻ), "
+        "that overflows to inf for large z", "an array of over 1024 entries with extreme z", "non_finite", {}),
 )
 
 

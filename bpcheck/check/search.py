@@ -84,23 +84,42 @@ SIZE_SHAPES: tuple[tuple[tuple[int, ...], int], ...] = (
 )
 
 
-def size_cases(seed: int = 0, scope: Scope | None = None) -> list[Case]:
-    """The size corners within the scope's bounds: every shape of ``SIZE_SHAPES`` that fits, with every
-    activation pair of the scope (its losses and dtypes in turn, so each shape meets both dtypes), in
-    the default regime."""
+# Vectorised code (and BLAS kernels) often switch paths at an array of 1024 entries; a shape that
+# crosses that line is also judged in the extreme regime, where such a path's overflow and tail bugs
+# show (saturated sigmoid/tanh/softplus, erfc's tails in gelu, large logits). Those cases are float64
+# when the scope has it: a fault of 1e-8 in a tail is below float32's resolution, while a path that
+# computes in float32 inside a float64 call, or overflows there, is still seen in float64.
+EXTREME_SIZE_ENTRIES = 1024
+
+
+def _largest_array(widths: Sequence[int], batch: int) -> int:
+    """The entries of the largest W⁽ˡ⁾ or z⁽ˡ⁾ of a network."""
+    return max(max(n_in * n_out, batch * n_out) for n_in, n_out in zip(widths[:-1], widths[1:], strict=True))
+
+
+def size_cases(seed: int = 0, scope: Scope | None = None) -> list[tuple[Case, str]]:
+    """The size corners within the scope's bounds, each with its regime: every shape of ``SIZE_SHAPES``
+    that fits, with every activation pair of the scope (its losses and dtypes in turn, so each shape
+    meets both dtypes), in the default regime, and again in the extreme regime, in float64 (when the
+    scope has it), for the shapes with an array of ``EXTREME_SIZE_ENTRIES`` or more."""
     scope = scope if scope is not None else Scope()
     out = []
     for s, (widths, batch) in enumerate(SIZE_SHAPES):
         if not scope.fits(widths, batch):
             continue
         widths = (*widths[:-1], scope.output_width) if scope.output_width is not None else widths
-        for i, (hidden, output) in enumerate(_activation_pairs(scope)):
-            loss = scope.losses[(s + i) % len(scope.losses)]
-            acts = (hidden,) * (len(widths) - 2) + (output,)
-            dtype = scope.dtypes[(s + i) % len(scope.dtypes)]
-            rng = np.random.default_rng([seed, 1000 + s, i])
-            out.append(make_case(rng, widths, acts, loss, batch=batch, dtype="float64", regime="default",
-                                 targets=scope.layout.case_targets).astype(dtype))
+        regimes = ("default", "extreme") if _largest_array(widths, batch) >= EXTREME_SIZE_ENTRIES else ("default",)
+        for r, regime in enumerate(regimes):
+            for i, (hidden, output) in enumerate(_activation_pairs(scope)):
+                loss = scope.losses[(s + i + r) % len(scope.losses)]  # the extreme case: the next loss
+                acts = (hidden,) * (len(widths) - 2) + (output,)
+                dtype = scope.dtypes[(s + i) % len(scope.dtypes)] if regime == "default" else \
+                    ("float64" if "float64" in scope.dtypes else scope.dtypes[0])
+                # the default regime keeps its generator keys, so its cases are those of earlier versions
+                rng = np.random.default_rng([seed, 1000 + s, i] if r == 0 else [seed, 1000 + s, i, r])
+                case = make_case(rng, widths, acts, loss, batch=batch, dtype="float64", regime=regime,
+                                 targets=scope.layout.case_targets).astype(dtype)
+                out.append((case, regime))
     return out
 
 
@@ -197,10 +216,11 @@ class _Search:
         if found is not None:
             return found, judged
         sizes = size_cases(self.seed, self.scope)
-        index, fault, counted = self.sweep(sizes)
+        index, fault, counted = self.sweep([case for case, _ in sizes])
         judged += counted
         if index is not None and fault is not None:
-            return self.shrink_size(sizes[index], fault), judged
+            case, regime = sizes[index]
+            return self.shrink_size(case, fault, regime=regime), judged
         return None, judged
 
     def shrink_size(self, case: Case, fault: _judge.Fault, regime: str = "default") -> tuple[Case, _judge.Fault]:
@@ -280,7 +300,8 @@ def check(fn: Callable[..., Any] | None = None, *, examples: int = 500, seed: in
 
     Sizes: the random search draws depth ≤ 6, widths ≤ 32, batch ≤ 32 (``bpcheck.strategies``), and
     ``SIZE_SHAPES`` adds a few large networks that cross common thresholds (depth 10 and 12, widths
-    above 64, 128 and 1024, a batch of 75, arrays of over 1024 and 4096 entries); a failing one is
+    above 64, 128 and 1024, a batch of 75, arrays of over 1024 and 4096 entries), in the default
+    regime, and those with an array of ≥ 1024 entries also in the extreme regime; a failing one is
     shrunk to the smallest network that still fails. ``max_depth``, ``max_width`` and ``max_batch``
     bound both: the random search draws up to them, and size corners beyond them are left out.
 
