@@ -6,6 +6,16 @@ unit roundoff u is off by at most a few u·M(z) (plus the propagated error of z)
 u·M′(z). The scales are those of the plainest correct formulas, not only of the most careful ones:
 s(1 − s) for the sigmoid's derivative (absolute error ≈ u·s), 1 − tanh² (≈ u), ½(1 + erf(z/√2)) for
 Φ (≈ u where Φ ≈ 0), log(1 + eᶻ) for softplus (≈ u), so that none of them false-alarms.
+
+The scales are in units of C_ELEM·u (bpcheck.tolerance: two roundings), which covers an elementary
+function within about an ulp (NumPy's, glibc's). A framework's tanh and erf are not: XLA's float64 tanh
+is off by up to 12u (docs/tolerance.md, "A framework's elementary functions are a few ulps off"), its
+derivative 1 − tanh² by up to 14.6u absolute where tanh saturates (z near ±18), where the scale
+1 + |σ′| allowed 8u: a tanh network computed by jax failed a check on a 1030-wide layer whose units all
+saturated (1.98× the tolerance), and torch's float32 gelu reached 0.62 of its allowance (erf, 3.5
+ulps). So the steps through tanh (tanh, gelu_tanh) and erf (gelu) carry ``_ELEMENTARY`` times their
+magnitude, the layer model's 16u: measured after the change, every activation of torch and jax, in
+both dtypes, stays within 0.25 of its allowance (``python scripts/elementwise_accuracy.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +30,10 @@ Array = np.ndarray
 _K = math.sqrt(2.0 / math.pi)
 _C = 0.044715
 _erfc = np.frompyfunc(math.erfc, 1, 1)
+_ELEMENTARY = 8.0  # a framework's tanh or erf: 16u (XLA's tanh measured at 12u), in units of C_ELEM·u = 2u
+# the activations whose scales already carry a framework's elementary error (the layer model, which tops
+# every transcendental step up to its own ELEMENTARY, leaves them as they are)
+FRAMEWORK_SCALED = frozenset({"tanh", "gelu", "gelu_tanh"})
 
 
 def sigmoid(z: Array) -> Array:
@@ -59,17 +73,21 @@ def _gelu_tanh_p(z: Array) -> Array:
 
 
 def _gelu_tanh_M(z: Array, a: Array) -> Array:
-    # ½z(1 + tanh u): the cancellation in 1 + tanh u (≈ u·|z|), and tanh's argument rounded (u·|u|)
+    # ½z(1 + tanh u): the cancellation in 1 + tanh u, where tanh's own error (_ELEMENTARY) is absolute, times
+    # ½|z|; and tanh's argument rounded (u·|u|)
     u, zc = _gt_u(z), np.clip(z, -100.0, 100.0)
-    return np.abs(z) + np.abs(a) + 0.5 * np.abs(zc) * sech2(u) * np.abs(u)
+    return (1.0 + 0.5 * _ELEMENTARY) * np.abs(z) + np.abs(a) + 0.5 * np.abs(zc) * sech2(u) * np.abs(u)
 
 
 def _gelu_tanh_Mp(z: Array, d: Array) -> Array:
-    # ½(1 + tanh u) + ½ z (1 − tanh² u) u′: the plain 1 − tanh² has an absolute error ≈ u (not u·sech²),
-    # which the factor ½|z|u′ amplifies; tanh's rounded argument adds u·|u| times the slope of sech²
+    # ½(1 + tanh u) + ½ z (1 − tanh² u) u′: tanh's error (½_ELEMENTARY in the first term), doubled through
+    # 1 − tanh² (an absolute error, not relative to sech²), which the factor ½|z|u′ amplifies; tanh's
+    # rounded argument adds u·|u| times the slope of sech²
     u, zc = _gt_u(z), np.clip(z, -100.0, 100.0)
     du = _K * (1.0 + 3.0 * _C * zc * zc)
-    return 1.0 + np.abs(d) + np.abs(zc) * du * (1.0 + sech2(u) * (1.0 + np.abs(u)))
+    t = np.tanh(u)
+    slope = 1.0 + _ELEMENTARY * t * t + sech2(u) * (1.0 + np.abs(u))
+    return 1.0 + 0.5 * _ELEMENTARY + np.abs(d) + np.abs(zc) * du * slope
 
 
 def _zeros(z: Array, a: Array) -> Array:
@@ -81,7 +99,9 @@ ELEMENTWISE: dict[str, Elementwise] = {
     # σ = ½(1 + tanh(z/2)) and σ′ = a(1 − a) are correct formulas with an absolute error ≈ u, not u·σ
     "sigmoid": Elementwise(sigmoid, lambda z: sigmoid(z) * sigmoid(-z),
                            lambda z, a: 1.0 + np.abs(a), lambda z, d: 1.0 + np.abs(d)),
-    "tanh": Elementwise(np.tanh, sech2, lambda z, a: np.abs(a), lambda z, d: 1.0 + np.abs(d)),
+    # tanh's own error _ELEMENTARY·|a|, doubled through 1 − tanh² (absolute: not relative to sech²)
+    "tanh": Elementwise(np.tanh, sech2, lambda z, a: _ELEMENTARY * np.abs(a),
+                        lambda z, d: 1.0 + np.abs(d) + 2.0 * _ELEMENTARY * np.tanh(z) ** 2),
     "relu": Elementwise(lambda z: np.where(z > 0, z, 0.0), lambda z: (z > 0).astype(np.float64),
                         _zeros, _zeros),
     "leaky_relu": Elementwise(lambda z: np.where(z > 0, z, 0.01 * z),
@@ -92,8 +112,10 @@ ELEMENTWISE: dict[str, Elementwise] = {
                        lambda z, a: np.abs(a) + (z <= 0), lambda z, d: np.abs(d) + (z <= 0)),
     "softplus": Elementwise(lambda z: np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z))), sigmoid,
                             lambda z, a: np.abs(a) + 1.0, lambda z, d: 1.0 + np.abs(d)),
+    # Φ = ½(1 + erf(z/√2)): erf's own error is absolute, ½_ELEMENTARY in Φ, times |z| in the value
     "gelu": Elementwise(lambda z: z * Phi(z), lambda z: Phi(z) + np.clip(z, -40, 40) * phi(z),
-                        lambda z, a: np.abs(z) + np.abs(a), lambda z, d: 1.0 + np.abs(d)),
+                        lambda z, a: (1.0 + 0.5 * _ELEMENTARY) * np.abs(z) + np.abs(a),
+                        lambda z, d: 1.0 + 0.5 * _ELEMENTARY + np.abs(d)),
     "gelu_tanh": Elementwise(lambda z: 0.5 * z * (1.0 + np.tanh(_gt_u(z))), _gelu_tanh_p,
                              _gelu_tanh_M, _gelu_tanh_Mp),
     "silu": Elementwise(lambda z: z * sigmoid(z), lambda z: sigmoid(z) * (1.0 + z * sigmoid(-z)),

@@ -35,7 +35,8 @@ _ARITHMETIC = ("identity", "relu", "leaky_relu", "softmax")   # no transcendenta
 def activation(name: str, x: Array, dout: Array, u: float, tiny: float) -> Outputs:
     """out = σ(x) and dx = dout ⊙ σ′(x) (softmax: s ⊙ (dout − ⟨dout, s⟩) per row), x (N, D)."""
     a, ea, d, ed = tol._activation(name, x, np.zeros_like(x), u, tiny / u)
-    if name not in _ARITHMETIC:   # a framework's tanh, exp, erf: a few ulps, not C_ELEM/2 (_bounds)
+    # a framework's tanh, exp, erf: a few ulps, not C_ELEM/2 (_bounds); tanh's and erf's scales carry it
+    if name not in _ARITHMETIC and name not in ew.FRAMEWORK_SCALED:
         f = ew.ELEMENTWISE[name]
         ea = np.where(ea > 0, ea + (ELEMENTARY - C_ELEM) * u * f.M(x, a), 0.0)
         ed = np.where(ed > 0, ed + (ELEMENTARY - C_ELEM) * u * f.Mp(x, d), 0.0)
