@@ -17,8 +17,9 @@ from bpcheck.check.coverage import Scope
 from bpcheck.check.search import EXTREME_SIZE_ENTRIES, SIZE_SHAPES, size_cases
 
 
-def _largest(widths: tuple[int, ...], batch: int) -> int:
-    return max(max(a * b, batch * b) for a, b in zip(widths[:-1], widths[1:], strict=True))
+def _largest_z(widths: tuple[int, ...], batch: int) -> int:
+    """The entries of the largest batch of pre-activations, B × n_l."""
+    return max(batch * n for n in widths[1:])
 
 
 def test_every_shape_meets_every_activation_in_the_default_regime_and_the_large_ones_in_the_extreme() -> None:
@@ -29,9 +30,9 @@ def test_every_shape_meets_every_activation_in_the_default_regime_and_the_large_
         assert case.activations[0] in ACTIVATIONS and len(set(case.activations)) == 1
     for widths, batch in SIZE_SHAPES:
         assert by_shape[(widths, batch, "default")] == len(ACTIVATIONS)
-        large = _largest(widths, batch) >= EXTREME_SIZE_ENTRIES
+        large = _largest_z(widths, batch) >= EXTREME_SIZE_ENTRIES
         assert by_shape[(widths, batch, "extreme")] == (len(ACTIVATIONS) if large else 0), (widths, batch)
-    assert sum(_largest(w, b) >= EXTREME_SIZE_ENTRIES for w, b in SIZE_SHAPES) >= 2  # the rule selects something
+    assert sum(_largest_z(w, b) >= EXTREME_SIZE_ENTRIES for w, b in SIZE_SHAPES) >= 2  # the rule selects something
 
 
 def test_the_default_size_corners_alternate_dtypes_and_the_extreme_ones_are_float64() -> None:

@@ -84,31 +84,32 @@ SIZE_SHAPES: tuple[tuple[tuple[int, ...], int], ...] = (
 )
 
 
-# Vectorised code (and BLAS kernels) often switch paths at an array of 1024 entries; a shape that
-# crosses that line is also judged in the extreme regime, where such a path's overflow and tail bugs
-# show (saturated sigmoid/tanh/softplus, erfc's tails in gelu, large logits). Those cases are float64
+# Vectorised elementwise code often switches paths at an array of 1024 entries; a shape whose
+# pre-activations z⁽ˡ⁾ (B × n_l entries, what an activation and its derivative see) cross that line is
+# also judged in the extreme regime, where such a path's overflow and tail bugs show (saturated
+# sigmoid/tanh/softplus, erfc's tails in gelu, large logits). Those cases are float64
 # when the scope has it: a fault of 1e-8 in a tail is below float32's resolution, while a path that
 # computes in float32 inside a float64 call, or overflows there, is still seen in float64.
 EXTREME_SIZE_ENTRIES = 1024
 
 
-def _largest_array(widths: Sequence[int], batch: int) -> int:
-    """The entries of the largest W⁽ˡ⁾ or z⁽ˡ⁾ of a network."""
-    return max(max(n_in * n_out, batch * n_out) for n_in, n_out in zip(widths[:-1], widths[1:], strict=True))
+def _largest_z(widths: Sequence[int], batch: int) -> int:
+    """The entries of the largest z⁽ˡ⁾ of a network, batch × n_l."""
+    return batch * max(widths[1:])
 
 
 def size_cases(seed: int = 0, scope: Scope | None = None) -> list[tuple[Case, str]]:
     """The size corners within the scope's bounds, each with its regime: every shape of ``SIZE_SHAPES``
     that fits, with every activation pair of the scope (its losses and dtypes in turn, so each shape
     meets both dtypes), in the default regime, and again in the extreme regime, in float64 (when the
-    scope has it), for the shapes with an array of ``EXTREME_SIZE_ENTRIES`` or more."""
+    scope has it), for the shapes with a z⁽ˡ⁾ of ``EXTREME_SIZE_ENTRIES`` entries or more."""
     scope = scope if scope is not None else Scope()
     out = []
     for s, (widths, batch) in enumerate(SIZE_SHAPES):
         if not scope.fits(widths, batch):
             continue
         widths = (*widths[:-1], scope.output_width) if scope.output_width is not None else widths
-        regimes = ("default", "extreme") if _largest_array(widths, batch) >= EXTREME_SIZE_ENTRIES else ("default",)
+        regimes = ("default", "extreme") if _largest_z(widths, batch) >= EXTREME_SIZE_ENTRIES else ("default",)
         for r, regime in enumerate(regimes):
             for i, (hidden, output) in enumerate(_activation_pairs(scope)):
                 loss = scope.losses[(s + i + r) % len(scope.losses)]  # the extreme case: the next loss
@@ -301,7 +302,7 @@ def check(fn: Callable[..., Any] | None = None, *, examples: int = 500, seed: in
     Sizes: the random search draws depth ≤ 6, widths ≤ 32, batch ≤ 32 (``bpcheck.strategies``), and
     ``SIZE_SHAPES`` adds a few large networks that cross common thresholds (depth 10 and 12, widths
     above 64, 128 and 1024, a batch of 75, arrays of over 1024 and 4096 entries), in the default
-    regime, and those with an array of ≥ 1024 entries also in the extreme regime; a failing one is
+    regime, and those with a z⁽ˡ⁾ of ≥ 1024 entries also in the extreme regime; a failing one is
     shrunk to the smallest network that still fails. ``max_depth``, ``max_width`` and ``max_batch``
     bound both: the random search draws up to them, and size corners beyond them are left out.
 
