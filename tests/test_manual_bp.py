@@ -222,6 +222,24 @@ def _bad(kind: str):
         x = x.tolist()
     elif kind == "params not pairs":
         params = [params[0][0], params[1][0]]
+    elif kind == "one-array layer":
+        params[1] = (params[1][0],)
+    elif kind == "x wide":
+        x = np.hstack([x, x[:, :1]])
+    elif kind == "x 3-d":
+        x = x[:, :, None]
+    elif kind == "y wide":
+        y = np.hstack([y, y[:, :1]])
+    elif kind == "half non-finite":
+        x = x.copy()
+        x[:2] = [np.nan, np.inf]
+    elif kind == "W float32 under x float64":
+        params[0] = (params[0][0].astype(np.float32), params[0][1])
+    elif kind == "b float32 under x float64":
+        params[0] = (params[0][0], params[0][1].astype(np.float32))
+    elif kind == "b float64 under x float32":
+        params = [(W.astype(np.float32), b) for W, b in params]
+        x, y = x.astype(np.float32), y.astype(np.float32)
     return params, x, y, acts, loss
 
 
@@ -241,6 +259,14 @@ BAD_INPUTS = [
     ("ce targets", ValueError, r"y rows must sum to 1 for cross_entropy"),
     ("not an array", TypeError, r"x must be a numpy.ndarray, got list"),
     ("params not pairs", TypeError, r"params\[0\] \(layer 1\) must be a \(W, b\) pair"),
+    ("one-array layer", TypeError, r"params\[1\] \(layer 2\) must be a \(W, b\) pair"),
+    ("x wide", ValueError, r"x must have shape \(B, 2\) .* got \(4, 3\)"),
+    ("x 3-d", ValueError, r"x must have .*got shape \(4, 2, 1\)|x must have shape \(B, 2\) .* got \(4, 2, 1\)"),
+    ("y wide", ValueError, r"y must have shape \(4, 2\) \(B, n_L\), got \(4, 3\)"),
+    ("half non-finite", ValueError, r"x must be finite, got 4 non-finite"),
+    ("W float32 under x float64", TypeError, r"W⁽1⁾.* float32"),
+    ("b float32 under x float64", TypeError, r"b⁽1⁾.* float32"),
+    ("b float64 under x float32", TypeError, r"b⁽1⁾.* float64"),
 ]
 
 
@@ -369,3 +395,109 @@ def test_unflatten_takes_only_a_vector() -> None:
     with pytest.raises(ValueError, match=r"v must be a vector of 6 entries for shape \(3, 2\)"):
         manual_bp.jacobians.unflatten(np.ones((2, 3)), (3, 2))
     np.testing.assert_array_equal(manual_bp.jacobians.unflatten(np.arange(6.0), (3, 2)), np.arange(6.0).reshape(3, 2))
+
+
+# --- gaps of the campaign's sample of 1,000 (docs/mutations.md) ----------------------------------------
+
+def _deep_net(dtype=np.float64):
+    """Widths 2-3-4-5-2: every layer's W has its own shape, so an error that names the wrong layer's W
+    or b, or the wrong index, quotes something else."""
+    rng = np.random.default_rng(12)
+    widths = (2, 3, 4, 5, 2)
+    params = [(rng.normal(size=(m, n)).astype(dtype), rng.normal(size=m).astype(dtype))
+              for n, m in zip(widths[:-1], widths[1:], strict=True)]
+    return params, rng.normal(size=(3, 2)).astype(dtype), rng.normal(size=(3, 2)).astype(dtype)
+
+
+@pytest.mark.parametrize("l", [2, 3, 4])
+@pytest.mark.parametrize("known", [False, True], ids=["new structure", "known structure"])
+def test_errors_name_the_bad_layer_by_its_own_index_at_any_depth(l: int, known: bool,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """params[l − 1], W⁽ˡ⁾, W⁽ˡ⁻¹⁾'s shape, activations[l − 1], grads[l − 1]: each error names layer l,
+    on a new structure and on one manual_bp.gradients already knows, for l past the first two."""
+    monkeypatch.setattr(manual_bp.network, "_NETWORKS", {})
+    params, x, y = _deep_net()
+    acts = ["tanh"] * 4
+    if known:
+        manual_bp.gradients(params, x, y, acts, "mse")
+    bad = list(params)
+    bad[l - 1] = (params[l - 1][0], params[l - 1][1], params[l - 1][1])
+    with pytest.raises(TypeError, match=rf"^params\[{l - 1}\] \(layer {l}\) must be a \(W, b\) pair"):
+        manual_bp.gradients(bad, x, y, acts, "mse")
+    names = list(acts)
+    names[l - 1] = "swish"
+    with pytest.raises(ValueError, match=rf"^activations\[{l - 1}\] \(layer {l}\) is 'swish'"):
+        manual_bp.gradients(params, x, y, names, "mse")
+    W_prev = params[l - 2][0]
+    narrow = [*params[:l - 1], (params[l - 1][0][:, :-1], params[l - 1][1]), *params[l:]]
+    with pytest.raises(ValueError, match=rf"^params\[{l - 1}\]\[0\] \(W⁽{l}⁾\) must have {W_prev.shape[0]} columns "
+                                         rf"to follow W⁽{l - 1}⁾ of shape \({W_prev.shape[0]}, {W_prev.shape[1]}\)"):
+        manual_bp.forward(narrow, x, acts)
+    grads = [(np.ones_like(W), np.ones_like(b)) for W, b in params]
+    grads[l - 1] = (grads[l - 1][0], np.ones(grads[l - 1][1].size + 1))
+    with pytest.raises(ValueError, match=rf"^grads\[{l - 1}\] must have the shapes of layer {l}"):
+        manual_bp.sgd(params, grads, lr=0.1)
+
+
+@pytest.mark.parametrize("momentum", [1, 1.0, 1.5, -0.1])
+def test_sgd_rejects_a_momentum_outside_zero_to_one(momentum: float) -> None:
+    params, _, _ = _net()
+    grads = [(np.ones_like(W), np.ones_like(b)) for W, b in params]
+    with pytest.raises(ValueError, match=r"momentum must be a number in \[0, 1\)"):
+        manual_bp.sgd(params, grads, lr=0.1, momentum=momentum)
+
+
+@pytest.mark.parametrize("layers", [1, 3])
+def test_sgd_rejects_gradients_for_another_number_of_layers(layers: int) -> None:
+    params, _, _ = _net()
+    grads = [(np.ones_like(W), np.ones_like(b)) for W, b in params]
+    grads = grads[:layers] if layers < len(grads) else grads + grads[:layers - len(grads)]
+    with pytest.raises(ValueError, match=rf"grads must have one \(dW, db\) per layer: 2 expected, got {layers}"):
+        manual_bp.sgd(params, grads, lr=0.1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_targets_may_be_off_one_by_sqrt_eps_per_output_whatever_the_batch(dtype) -> None:
+    """The slack on a probability row's sum is √eps · n_L (at least √eps): with one output and a batch of
+    8, a row off by 1.5 √eps is refused, one off by ½ √eps is taken."""
+    rng = np.random.default_rng(13)
+    params = [(rng.normal(size=(1, 2)).astype(dtype), rng.normal(size=1).astype(dtype))]
+    x = rng.normal(size=(8, 2)).astype(dtype)
+    root = np.sqrt(np.finfo(dtype).eps)
+    manual_bp.gradients(params, x, np.full((8, 1), 1 + 0.5 * root, dtype), ["identity"], "cross_entropy")
+    with pytest.raises(ValueError, match="y rows must sum to 1 for cross_entropy"):
+        manual_bp.gradients(params, x, np.full((8, 1), 1 + 1.5 * root, dtype), ["identity"], "cross_entropy")
+
+
+def test_the_target_error_quotes_the_sum_of_the_worst_row() -> None:
+    params, x, y = _net()
+    y = np.full_like(y, 0.5)
+    y[1] = [0.75, 0.75]
+    with pytest.raises(ValueError, match=r"got a row summing to 1\.5 \(allowed"):
+        manual_bp.gradients(params, x, y, ["tanh", "identity"], "cross_entropy")
+
+
+def test_arrays_of_one_dtype_pass_whatever_object_stands_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One dtype is equality of dtypes, not identity: a float64 that carries metadata is float64 (on a
+    structure gradients has not seen, so that the arguments are checked in full)."""
+    monkeypatch.setattr(manual_bp.network, "_NETWORKS", {})
+    params, x, y = _net()
+    tagged = np.dtype(np.float64, metadata={"unit": "m"})
+    assert tagged == np.float64 and tagged is not np.dtype(np.float64)
+    _assert_same_grads(manual_bp.gradients(params, x.astype(tagged), y, ["tanh", "identity"], "mse"),
+                       manual_bp.gradients(params, x, y, ["tanh", "identity"], "mse"))
+
+
+def _assert_same_grads(got, want) -> None:
+    for (dW, db), (dW2, db2) in zip(got, want, strict=True):
+        np.testing.assert_array_equal(dW, dW2)
+        np.testing.assert_array_equal(db, db2)
+
+
+@pytest.mark.parametrize(("name", "pieces"), [("huber", [0.125, 1.5, 2.5, 0.0]), ("l1", [0.5, 2.0, 3.0, 0.0])])
+def test_piecewise_losses_take_the_value_of_each_piece(name: str, pieces: list[float]) -> None:
+    """J on both sides of each kink (|a − y| = 1 for huber, 0 for l1): the gradients of a piece that is
+    off by a constant are right, so only the values can show it."""
+    y = np.zeros((1, 4))
+    a = np.array([[0.5, 2.0, -3.0, 0.0]])
+    assert losses.get(name).value(a, y) == pytest.approx(np.mean(pieces), rel=1e-15)

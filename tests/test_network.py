@@ -98,6 +98,15 @@ def test_network_describes_its_structure() -> None:
         net.loss = "l1"  # type: ignore[misc]
 
 
+@pytest.mark.parametrize("other", [((3, 5, 2), ("tanh", "identity"), "mse", "float32"),
+                                   ((3, 4, 2), ("tanh", "identity"), "l1", "float32"),
+                                   ((3, 4, 2), ("sigmoid", "identity"), "mse", "float32")])
+def test_networks_of_different_structures_are_unequal_both_ways(other: tuple) -> None:
+    """Equality is of the whole structure, in either order (an ordering of structures is no equality)."""
+    net, them = Network((3, 4, 2), ("tanh", "identity"), "mse", np.float32), Network(*other)
+    assert net != them and them != net and not net == them and not them == net
+
+
 @pytest.mark.parametrize(("args", "error", "pattern"), [
     (("3-4-2", ["tanh"], "mse", "float64"), TypeError, r"widths must be a sequence of layer widths"),
     (((3,), [], "mse", "float64"), ValueError, r"widths must hold n₀ and at least one layer width .* got \(3,\)"),
@@ -142,6 +151,12 @@ def _call(kind: str) -> tuple[Network, list, object, object]:
         x = x[:, :1]
     elif kind == "x rank":
         x = x[0]
+    elif kind == "x 3-d":
+        x = x[:, :, None]
+    elif kind == "x wide":
+        x = np.hstack([x, x[:, :1]])
+    elif kind == "one-array layer":
+        params[1] = (params[1][0],)
     elif kind == "empty batch":
         x, y = x[:0], y[:0]
     elif kind == "x dtype":
@@ -172,6 +187,9 @@ def _call(kind: str) -> tuple[Network, list, object, object]:
     ("W dtype", TypeError, r"W⁽2⁾\) must have dtype float64, the Network's, got float32"),
     ("x width", ValueError, r"x must have shape \(B, 2\) as the Network's widths say, got \(4, 1\)"),
     ("x rank", ValueError, r"x must have shape \(B, 2\) .* got \(2,\)"),
+    ("x 3-d", ValueError, r"x must have shape \(B, 2\) as the Network's widths say, got \(4, 2, 1\)"),
+    ("x wide", ValueError, r"x must have shape \(B, 2\) as the Network's widths say, got \(4, 3\)"),
+    ("one-array layer", TypeError, r"params\[1\] \(layer 2\) must be a \(W, b\) pair"),
     ("empty batch", ValueError, r"x is an empty batch: shape \(0, 2\)"),
     ("x dtype", TypeError, r"x must have dtype float64, the Network's, got float32"),
     ("y shape", ValueError, r"y must have shape \(4, 2\) \(B, n_L\), got \(3, 2\)"),
@@ -213,12 +231,12 @@ def test_the_contract_function_keeps_one_network_per_structure(monkeypatch: pyte
     monkeypatch.setattr(network_module, "_NETWORKS", {})
     monkeypatch.setattr(network_module, "_MAX_NETWORKS", 2)
     rng = np.random.default_rng(1)
-    for n in (2, 3, 2, 4, 5):
-        params = [(rng.normal(size=(n, 3)), rng.normal(size=n))]
-        manual_bp.gradients(params, rng.normal(size=(2, 3)), rng.normal(size=(2, n)), ["tanh"], "mse")
+    for n in (2, 3, 2, 4, 5):  # two layers, every width its own: a Network with a width misread is found out
+        params = [(rng.normal(size=(6, 3)), rng.normal(size=6)), (rng.normal(size=(n, 6)), rng.normal(size=n))]
+        manual_bp.gradients(params, rng.normal(size=(2, 3)), rng.normal(size=(2, n)), ["tanh", "tanh"], "mse")
     kept = list(network_module._NETWORKS.values())
-    assert [net.widths for net in kept] == [(3, 4), (3, 5)]  # at most 2: (3, 2) and (3, 3) were let go
-    assert kept[0] == Network((3, 4), ["tanh"], "mse", "float64")
+    assert [net.widths for net in kept] == [(3, 6, 4), (3, 6, 5)]  # at most 2: (3, 6, 2), (3, 6, 3) were let go
+    assert kept[0] == Network((3, 6, 4), ["tanh", "tanh"], "mse", "float64")
 
 
 def test_params_may_be_any_sequence_of_pairs_as_for_the_contract_function() -> None:
@@ -319,6 +337,18 @@ def test_a_wide_input_gets_the_error_of_what_is_wrong() -> None:
     params = [(rng.normal(size=(1, 300)), rng.normal(size=1))]
     with pytest.raises(TypeError, match=r"y must have dtype float64, the Network's, got float32"):
         net.gradients(params, rng.normal(size=(2, 300)), np.zeros((2, 1), np.float32))
+
+
+def test_a_wide_input_passes_as_often_as_it_is_called() -> None:
+    """The widths compared by value on the quick path too: a right call with n₀ = 300 (an int Python does
+    not share) passes, every time, with the contract function's result."""
+    net = Network((300, 2), ("tanh",), "mse", "float64")
+    rng = np.random.default_rng(11)
+    params = [(rng.normal(size=(2, 300)) / 20, rng.normal(size=2))]
+    x, y = rng.normal(size=(3, 300)), rng.normal(size=(3, 2))
+    want = manual_bp.gradients(params, x, y, ["tanh"], "mse")
+    for _ in range(2):
+        _assert_identical(net.gradients(params, x, y), want)
 
 
 def test_an_x_of_the_wrong_width_is_named_beside_W1() -> None:
