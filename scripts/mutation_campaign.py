@@ -202,6 +202,15 @@ def _source_digest(module: str, root: Path = ROOT) -> str:
     return hashlib.sha256((root / _module_path(module)).read_bytes()).hexdigest()
 
 
+def _module_source(module: str, root: Path = ROOT) -> str:
+    return (root / _module_path(module)).read_text(encoding="utf-8")
+
+
+def git_blob_id(content: bytes) -> str:
+    """The id git gives a file of this content (``git hash-object``)."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+
+
 def _config(module: str, urls: Sequence[str]) -> str:
     command = f"{sys.executable} scripts/mutation_campaign.py kill --module {module}"
     return "\n".join([
@@ -233,7 +242,8 @@ def _write_log(sessions: Path, log: dict[str, Any]) -> None:
 def prepare_sessions(modules: Sequence[str], sessions: Path, retest: str) -> dict[str, Any]:
     """A session per module, initialised when missing or when the module's source changed since; with
     ``retest`` "survivors" the results of the survivors, timeouts and errors are dropped (so that they
-    run again), with "all" every result."""
+    run again), with "check-survivors" also those of the mutants the tests killed after check had passed
+    them (after a change to check), with "all" every result."""
     sessions.mkdir(parents=True, exist_ok=True)
     log = _read_log(sessions)
     for module in modules:
@@ -246,7 +256,8 @@ def prepare_sessions(modules: Sequence[str], sessions: Path, retest: str) -> dic
             print(f"{module}: session initialised, {_count(db, 'work_items')} mutants")
         elif retest != "none":
             again = [row["job_id"] for row in _results(db) if row["outcome"] != "skipped"
-                     and (retest == "all" or row["outcome"] != "killed")]
+                     and (retest == "all" or row["outcome"] != "killed"
+                          or retest == "check-survivors" and row.get("stage") == "tests")]
             with contextlib.closing(sqlite3.connect(db)) as con, con:
                 con.executemany("DELETE FROM work_results WHERE job_id = ?", [(j,) for j in again])
             print(f"{module}: {len(again)} results dropped, to run again ({retest})")
@@ -302,12 +313,15 @@ def choose_sample(population: dict[str, list[tuple[Any, ...]]], n: int, seed: in
 
 
 def apply_sample(sessions: Path, modules: Sequence[str], n: int | None, seed: int) -> dict[str, Any] | None:
-    """Mark every mutant outside the sample as skipped, and give back to the pending any mutant of the sample
-    that an earlier, other sample had skipped; with ``n`` None every mutant is in. The sample's description."""
+    """Mark every mutant of ``modules`` outside the sample as skipped, and give back to the pending any mutant
+    of the sample that an earlier, other sample had skipped; with ``n`` None every mutant is in. The sample is
+    drawn from every module that has a session, whichever ``modules`` this run takes (a run of some modules
+    keeps the campaign's sample). The sample's description."""
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
-    population = _population(sessions, modules)
+    every = [m for m in SUBJECT if m in modules or (sessions / f"{m}.sqlite").exists()]
+    population = _population(sessions, every)
     chosen = (choose_sample(population, n, seed) if n is not None
               else {m: {key[-1] for key in keys} for m, keys in population.items()})
     for module in modules:
@@ -329,7 +343,7 @@ def apply_sample(sessions: Path, modules: Sequence[str], n: int | None, seed: in
                       "remainders); within a module, the first of its mutants (in source order: line, column, "
                       "operator, occurrence) shuffled by random.Random(f'{seed}:{module}')",
             "population": {m: len(keys) for m, keys in population.items()},
-            "sampled": {m: len(chosen[m]) for m in modules}}
+            "sampled": {m: len(chosen[m]) for m in every}}
 
 
 def _results(db: Path) -> list[dict[str, Any]]:
@@ -558,8 +572,10 @@ def report(sessions: Path = SESSIONS, out: Path = RESULT) -> dict[str, Any]:
     modules = [m for m in SUBJECT if (sessions / f"{m}.sqlite").exists()]
     everything = mutants(sessions, modules)
     rows = [r for r in everything if r["outcome"] != "skipped"]
-    triage.apply(rows, DOCS.read_text(encoding="utf-8"))
     log = _read_log(sessions)
+    # the annotation rule reads each module as it was mutated: only a source the session was made from
+    sources = {m: _module_source(m) for m in modules if log["sources"].get(m) == _source_digest(m)}
+    triage.apply(rows, DOCS.read_text(encoding="utf-8"), sources)
     population = {m: sum(r["module"] == m for r in everything) for m in modules}
     data = {
         "kind": "manual-bp mutation campaign", "schema": 1,
@@ -573,7 +589,10 @@ def report(sessions: Path = SESSIONS, out: Path = RESULT) -> dict[str, Any]:
                      "tests_stage": "python " + " ".join(PYTEST) + " FILES",
                      "tests_per_module": {m: list(TESTS[m]) for m in modules},
                      "limits_seconds": {"check": CHECK_LIMIT_S, "tests": TESTS_LIMIT_S, "engine": ENGINE_TIMEOUT_S}},
-        "sources_sha256": log["sources"], "runs": log["runs"],
+        "sources_sha256": log["sources"],
+        # git's id of each module's source, so that the triage can be read again once the source moves on
+        "sources_git_blob": {m: git_blob_id((ROOT / _module_path(m)).read_bytes()) for m in sources},
+        "runs": log["runs"],
         **triage.summaries(rows, modules),
         "survivors": [r for r in rows if r["outcome"] == "survived"],
         "check_survivors": triage.check_survivors(rows),
@@ -610,8 +629,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("run", help="run every pending mutant (resuming), then write the JSON")
     p.add_argument("--workers", type=int, default=2, help="cosmic-ray HTTP workers, one per core (default 2)")
     p.add_argument("--modules", default=",".join(SUBJECT), help=f"comma-separated, of {', '.join(SUBJECT)}")
-    p.add_argument("--retest", choices=("none", "survivors", "all"), default="none",
-                   help="run again the survivors (and timeouts, errors), or every mutant, of unchanged modules")
+    p.add_argument("--retest", choices=("none", "survivors", "check-survivors", "all"), default="none",
+                   help="run again the survivors (and timeouts, errors); also what check passed and the tests "
+                        "killed (check-survivors, after a change to check); or every mutant; of unchanged modules")
     p.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "manual-bp-mutation",
                    help="where the workers' copies of the working tree go")
     p.add_argument("--sessions", type=Path, default=SESSIONS, help="the sessions' directory")

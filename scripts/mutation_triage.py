@@ -9,13 +9,19 @@ Two sources, both read, never guessed:
   one or more): a row whose line or quotes no longer match the mutant's diff triages nothing.
 - ``OUT_OF_REACH`` below: the parts of manual_bp that ``manual-bp check manual_bp:gradients`` cannot
   see by design (it calls ``gradients`` with valid inputs and judges the (dW, db) it returns).
+
+One class of equivalent mutant is recognised by a proof rather than a row: a change inside an annotation
+of a module that starts with ``from __future__ import annotations`` (``annotation_only``). Such an
+annotation is kept as a string and never evaluated, so the mutant runs the very code the original runs.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 # (module, qualified-name pattern, reason): check cannot kill a mutant here whatever it does, because
@@ -37,29 +43,112 @@ OUT_OF_REACH: tuple[tuple[str, str, str], ...] = (
                          "the words of each error, are the tests' (test_manual_bp.py, test_network.py)"),
 )
 
-# (module, qualified-name pattern, reason): code on the path of gradients where check, by how it draws
-# its cases, cannot see a fault that a test does see. Each is a blind spot of check, whole; a mutant here
-# that is equivalent is still read from the equivalence table first.
-BLIND_REGIONS: tuple[tuple[str, str, str], ...] = (
-    ("_special", r".*",
-     "the vectorised erfc serves gelu only on layers of ≥ 1024 entries, which check builds only in its size "
-     "corners, with default-regime values: a fault confined to erfc's tail (|z| > 4√2), the exact edges of "
-     "Cody's intervals, or a change below check's tolerance at the values drawn goes unseen (tests/test_erfc.py "
-     "sees it, on 10⁶ points)"),
-)
-
 KILLED, SURVIVED, TIMEOUT = "killed", "survived", "timeout"
 
+ANNOTATION_REASON = ("a change inside an annotation, which `from __future__ import annotations` keeps a string that "
+                     "is never evaluated: the module's code without its annotations is the same (scripts/"
+                     "mutation_triage.py, `annotation_only`)")
 
-def _in(regions: tuple[tuple[str, str, str], ...], row: dict[str, Any]) -> str | None:
-    for module, pattern, reason in regions:
-        if row["module"] == module and re.fullmatch(pattern, row["function"]):
-            return reason
-    return None
+
+# --- equivalent by proof: a change inside an annotation ----------------------------------------------------
+
+def mutated_source(source: str, diff: str) -> str | None:
+    """``source`` with the hunks of the unified ``diff`` applied, or None where the diff's context or removed
+    lines are not those of ``source`` (the diff was made on another version)."""
+    lines = source.splitlines(keepends=True)
+    out: list[str] = []
+    at = 0  # the next line of ``source`` to copy
+    body = diff.splitlines(keepends=True)
+    i = 0
+    while i < len(body):
+        header = re.match(r"@@ -(\d+)(?:,\d+)? \+\d+(?:,\d+)? @@", body[i])
+        i += 1
+        if not header:
+            continue
+        start = int(header.group(1)) - 1
+        if start < at:
+            return None
+        out += lines[at:start]
+        at = start
+        while i < len(body) and not body[i].startswith("@@"):
+            tag, text = body[i][:1], body[i][1:]
+            if tag in (" ", "-"):
+                if at >= len(lines) or lines[at].rstrip("\n") != text.rstrip("\n"):
+                    return None
+                if tag == " ":
+                    out.append(lines[at])
+                at += 1
+            elif tag == "+":
+                out.append(text if text.endswith("\n") else text + "\n")
+            i += 1
+    return "".join(out + lines[at:])
+
+
+class _WithoutAnnotations(ast.NodeTransformer):
+    """Drops every annotation whose evaluation the future import defers for good: those of arguments and
+    return values, and those of assignments in function bodies (a class body's, which a NamedTuple or a
+    dataclass reads, is kept)."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+
+    def visit_arg(self, node: ast.arg) -> ast.AST:
+        node.annotation = None
+        return node
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+        node.returns = None
+        self.depth += 1
+        self.generic_visit(node)
+        self.depth -= 1
+        return node
+
+    visit_FunctionDef = visit_AsyncFunctionDef = _function
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        depth, self.depth = self.depth, 0  # a class body's own annotations are read at run time
+        self.generic_visit(node)
+        self.depth = depth
+        return node
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
+        if self.depth:
+            node.annotation = ast.Constant(value=None)
+        return self.generic_visit(node)
+
+
+def _defers_annotations(tree: ast.Module) -> bool:
+    return any(isinstance(node, ast.ImportFrom) and node.module == "__future__"
+               and any(alias.name == "annotations" for alias in node.names) for node in tree.body)
+
+
+@functools.lru_cache(maxsize=16)
+def _code_of(source: str) -> str | None:
+    """The module's tree without the annotations that are never evaluated, dumped; None if it does not
+    parse or does not defer its annotations."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    return ast.dump(_WithoutAnnotations().visit(tree)) if _defers_annotations(tree) else None
+
+
+def annotation_only(source: str, diff: str) -> bool:
+    """Whether the mutant that ``diff`` makes of ``source`` differs from it only inside annotations that
+    are never evaluated: both parse, the module defers its annotations, and the two trees are the same
+    once those annotations are dropped."""
+    mutant = mutated_source(source, diff)
+    if mutant is None or mutant == source:
+        return False
+    before = _code_of(source)
+    return before is not None and before == _code_of(mutant)
 
 
 def _out_of_reach(row: dict[str, Any]) -> str | None:
-    return _in(OUT_OF_REACH, row)
+    for module, pattern, reason in OUT_OF_REACH:
+        if row["module"] == module and re.fullmatch(pattern, row["function"]):
+            return reason
+    return None
 
 
 # --- the tables of docs/mutations.md ------------------------------------------------------------------
@@ -120,35 +209,38 @@ EQUIVALENT_TABLE = "Equivalent mutants"
 GRADIENT_PATH_TABLE = "Check's survivors on the path of gradients"
 
 
-def apply(rows: list[dict[str, Any]], docs: str) -> None:
+def apply(rows: list[dict[str, Any]], docs: str, sources: Mapping[str, str] | None = None) -> None:
     """Attach to each row ``triage`` (a survivor of the full selection: its reason, or "untriaged") and
-    ``check_triage`` (a mutant check did not kill: why)."""
+    ``check_triage`` (a mutant check did not kill: why). ``sources``: each module's source as it was
+    mutated, for ``annotation_only`` (without it, only the docs' rows triage)."""
     tables = read_tables(docs)
     equivalents = tables.get(EQUIVALENT_TABLE, [])
     on_path = tables.get(GRADIENT_PATH_TABLE, [])
+    sources = sources or {}
+
+    def equivalent(row: dict[str, Any]) -> str | None:
+        if row["module"] in sources and "diff" in row and annotation_only(sources[row["module"]], row["diff"]):
+            return ANNOTATION_REASON
+        entry = next((e for e in equivalents if _matches(e, row)), None)
+        return None if entry is None else entry["cells"][0]
+
     for row in rows:
         if row["outcome"] == SURVIVED:
-            entry = next((e for e in equivalents if _matches(e, row)), None)
-            row["triage"] = ({"outcome": "equivalent", "reason": entry["cells"][0]} if entry
-                             else {"outcome": "untriaged"})
+            reason = equivalent(row)
+            row["triage"] = {"outcome": "equivalent", "reason": reason} if reason else {"outcome": "untriaged"}
         if row["outcome"] == "pending" or (row["outcome"] == KILLED and row["stage"] in ("check", "import")):
             continue
         reach = _out_of_reach(row)
         if reach is not None:
             row["check_triage"] = {"category": "out of reach", "reason": reach}
             continue
-        entry = next((e for e in equivalents if _matches(e, row)), None)
-        if entry is not None:
-            row["check_triage"] = {"category": "equivalent", "reason": entry["cells"][0]}
+        reason = equivalent(row)
+        if reason is not None:
+            row["check_triage"] = {"category": "equivalent", "reason": reason}
             continue
         entry = next((e for e in on_path if _matches(e, row)), None)
-        region = _in(BLIND_REGIONS, row)
-        if entry is not None:
-            row["check_triage"] = {"category": entry["cells"][0], "reason": entry["cells"][1]}
-        elif region is not None:
-            row["check_triage"] = {"category": "blind spot", "reason": region}
-        else:
-            row["check_triage"] = {"category": "untriaged"}
+        row["check_triage"] = ({"category": entry["cells"][0], "reason": entry["cells"][1]} if entry is not None
+                               else {"category": "untriaged"})
 
 
 # --- the JSON's parts -----------------------------------------------------------------------------------
