@@ -14,7 +14,7 @@ false alarm. Prints a summary line and the worst margins; exits 1 on any false a
 
 With --size-corners the cases are instead those `manual-bp check` judges last, its size corners (depth
 10 and 12, widths above 64, 128 and 1024, a batch of 75; the large ones again in the extreme regime):
-case i is size corner i mod K of a check with seed s + i div K, K size corners per check (99).
+case i is size corner i mod K of a check with seed s + i div K, K size corners per check (88).
 
 Case i of seed s is drawn from ``np.random.default_rng([s, i])`` alone, so a campaign is the range of
 case numbers [start, stop) of a seed, cut into tasks of --chunk cases that any engine may run: this
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frameworks", default="", metavar="torch,jax",
                         help="also judge these references as candidates (jax compiles once per shape)")
     parser.add_argument("--size-corners", action="store_true", help="judge check's size corners instead of the "
-                        "strategies' cases (case i: corner i mod 99 of check seed SEED + i div 99)")
+                        "strategies' cases (case i: corner i mod 88 of check seed SEED + i div 88)")
     parser.add_argument("--out", metavar="FILE", help="write the result as JSON (atomically)")
     parser.add_argument("--merge", nargs="+", metavar="FILE", help="add up the --out results of parts instead of "
                         "running cases")
