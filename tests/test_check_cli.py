@@ -161,3 +161,17 @@ def test_dtype_option_restricts_the_search() -> None:
     assert verdict.passed  # a 1.5e-7 erf is below float32's resolution: no false alarm, no claim
     verdict = check(mutants.MUTANTS["gelu_coarse_erf"], examples=200, dtypes=["float64"], references=["ground_truth"])
     assert not verdict.passed and verdict.counterexample.case.dtype == np.float64
+
+
+def test_a_bug_only_on_large_saturated_layers_is_found_and_kept_large(tmp_path: Path) -> None:
+    """Through the command line: a softplus that overflows only on arrays of over 1024 entries passes every
+    small case and the default-regime size corners, fails the extreme pass, and its counterexample is
+    shrunk no further than the threshold (a layer's batch × width still above 1024)."""
+    out = tmp_path / "v.json"
+    proc = _run(str(ROOT / "tests/mutants.py:large_array_softplus_overflows"), "--activations", "softplus",
+                "--losses", "half_sse", "--examples", "50", "--references", "ground_truth", "--json", str(out),
+                cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    cex = json.loads(out.read_text())["counterexample"]
+    assert cex["kind"] == "non_finite" and cex["dtype"] == "float64"
+    assert max(cex["batch"] * n for n in cex["widths"][1:]) > 1024, cex["widths"]
