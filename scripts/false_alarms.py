@@ -28,6 +28,7 @@ and the code, and must not overlap.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -76,10 +77,16 @@ def _draw(rng: np.random.Generator):
     return widths, acts, str(rng.choice(LOSSES)), batch, str(rng.choice(DTYPES)), str(rng.choice(REGIMES))
 
 
+@functools.lru_cache(maxsize=2)
+def _size_corners_of(check_seed: int) -> list[tuple[Any, str]]:
+    """The size corners of one check, drawn once for the K cases that come from them."""
+    return size_cases(check_seed)
+
+
 def _size_corner(seed: int, i: int) -> tuple[Any, str]:
     """Case i of a --size-corners campaign: size corner i mod K of a check with seed ``seed + i div K``."""
-    per_check = len(size_cases(0))
-    return size_cases(seed + i // per_check)[i % per_check]
+    per_check = len(_size_corners_of(seed))  # K does not depend on the seed
+    return _size_corners_of(seed + i // per_check)[i % per_check]
 
 
 def run(seed: int, start: int, stop: int, frameworks: tuple[str, ...], sizes: bool = False) -> dict[str, Any]:
