@@ -37,7 +37,8 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (Linux's /proc/cpuinfo), else what the platform module says."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
@@ -131,7 +132,7 @@ def environment(device: str = "cpu") -> dict[str, Any]:
     info |= {
         "platform": platform.platform(),
         "python_implementation": sys.implementation.name,
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "blas": _blas(),
         "longdouble": {

@@ -615,11 +615,9 @@ def _version(dist: str) -> str:
 def _machine() -> dict[str, Any]:
     import platform
 
-    cpu = platform.processor()
-    with contextlib.suppress(OSError):
-        cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                    if ln.startswith("model name")), cpu)
-    return {"cpu_model": cpu, "cpu_count": os.cpu_count(), "platform": platform.platform(),
+    from references.environment import cpu_model
+
+    return {"cpu_model": cpu_model(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version(), "numpy": _version("numpy"), "hypothesis": _version("hypothesis")}
 
 
