@@ -28,7 +28,6 @@ and the code, and must not overlap.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import sys
 import time
@@ -77,10 +76,20 @@ def _draw(rng: np.random.Generator):
     return widths, acts, str(rng.choice(LOSSES)), batch, str(rng.choice(DTYPES)), str(rng.choice(REGIMES))
 
 
-@functools.lru_cache(maxsize=2)
+_CORNERS: dict[int, list[tuple[Any, str]]] = {}
+
+
 def _size_corners_of(check_seed: int) -> list[tuple[Any, str]]:
-    """The size corners of one check, drawn once for the K cases that come from them."""
-    return size_cases(check_seed)
+    """The size corners of one check, drawn once for the K cases that come from them. A plain dict, not
+    ``functools.lru_cache``: a Dask worker gets this script's functions by value (it cannot import
+    ``__main__``), and a cache wrapper would be pickled by reference to a module the worker lacks."""
+    corners = _CORNERS.pop(check_seed, None)
+    if corners is None:
+        corners = size_cases(check_seed)
+        if len(_CORNERS) >= 2:  # least recently used out: the first check's (asked for K) and the current
+            del _CORNERS[next(iter(_CORNERS))]  # one's are all a task needs
+    _CORNERS[check_seed] = corners  # the most recently used last
+    return corners
 
 
 def _size_corner(seed: int, i: int) -> tuple[Any, str]:
