@@ -176,6 +176,12 @@ def test_false_alarm_campaigns_merge_the_same_from_any_engine_and_any_parts(clus
     overlap = subprocess.run([*script, "--merge", str(tmp_path / "whole.json"), str(tmp_path / "a.json")],
                              capture_output=True, text=True, timeout=60)
     assert overlap.returncode == 2 and "case ranges overlap" in overlap.stderr
+    # check's size corners too, across the boundary between two checks' corners, on the workers
+    corners = ["--size-corners", "--start", "84", "--stop", "92"]
+    local = campaign("corners.json", *corners)
+    spread = campaign("corners-dask.json", *corners, "--scheduler", cluster.address, "--chunk", "3")
+    assert local["cases_from"] == "size corners" and local["ranges"] == [[84, 92]]
+    assert {k: v for k, v in spread.items() if k != "runs"} == {k: v for k, v in local.items() if k != "runs"}
 
 
 # --- the large sweep, by its list of cases ------------------------------------------------------------
