@@ -178,7 +178,7 @@ def merge(paths: list[str]) -> dict[str, Any]:
         for key in ("seed", "cases_from", "frameworks", "implementations", "fingerprint"):
             if part.get(key) != first.get(key):
                 raise UsageError(f"--merge {path!r} has another {key} than {paths[0]!r} "
-                                 f"({json.dumps(part[key])[:80]} vs {json.dumps(first[key])[:80]})")
+                                 f"({json.dumps(part.get(key))[:80]} vs {json.dumps(first.get(key))[:80]})")
     keys = ("kind", "schema", "seed", "cases_from", "frameworks", "implementations", "fingerprint")
     return {key: first[key] for key in keys if key in first} \
         | _combine(parts) | {"runs": sorted((r for p in parts for r in p["runs"]), key=lambda r: r["start"])}

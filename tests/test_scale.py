@@ -182,6 +182,13 @@ def test_false_alarm_campaigns_merge_the_same_from_any_engine_and_any_parts(clus
     spread = campaign("corners-dask.json", *corners, "--scheduler", cluster.address, "--chunk", "3")
     assert local["cases_from"] == "size corners" and local["ranges"] == [[84, 92]]
     assert {k: v for k, v in spread.items() if k != "runs"} == {k: v for k, v in local.items() if k != "runs"}
+    older = {k: v for k, v in spread.items() if k != "cases_from"}  # a part written before cases_from existed
+    (tmp_path / "older.json").write_text(json.dumps(older))
+    for other in ("corners.json", "older.json"):
+        mixed = subprocess.run([*script, "--merge", str(tmp_path / "a.json"), str(tmp_path / other)],
+                               capture_output=True, text=True, timeout=60)
+        assert mixed.returncode == 2 and "has another cases_from" in mixed.stderr, mixed.stderr
+        assert "Traceback" not in mixed.stderr
 
 
 # --- the large sweep, by its list of cases ------------------------------------------------------------
